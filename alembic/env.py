@@ -1,0 +1,68 @@
+"""Alembic environment for the Aurora schema.
+
+The runner (`runner.engine`) owns the connection and hands it over in
+`config.attributes["connection"]`, with its `on_version_apply` hooks. Plain `alembic`
+commands (authors, pytest-alembic) connect to DATABASE_URL or the local dev database.
+Every revision runs in its own transaction (`transaction_per_migration=True`).
+"""
+
+from logging.config import fileConfig
+
+from alembic import context
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Connection
+from sqlalchemy.pool import NullPool
+
+from runner.alembic_support import cli_database_url, is_authoring, number_new_revision
+
+config = context.config
+if config.config_file_name and not config.attributes.get("managed_by_runner"):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+COMMON = {
+    "transaction_per_migration": True,
+    "process_revision_directives": number_new_revision,
+}
+
+
+def run_migrations_offline() -> None:
+    """Emit SQL instead of running it (`alembic ... --sql`, `aurora-migrate sql`)."""
+    context.configure(dialect_name="postgresql", literal_binds=True, **COMMON)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_authoring() -> None:
+    """`alembic revision`: nothing touches a database; we only number the new file."""
+    context.configure(dialect_name="postgresql", **COMMON)
+    context.get_context().as_sql = True  # read no version table: there is no connection
+    context.run_migrations()
+
+
+def run_on(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        on_version_apply=config.attributes.get("on_version_apply", ()),
+        **COMMON,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        run_on(connection)
+        return
+    engine = create_engine(cli_database_url(), poolclass=NullPool)
+    with engine.connect() as connection:
+        run_on(connection)
+        connection.commit()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+elif is_authoring(config):
+    run_authoring()
+else:
+    run_migrations_online()

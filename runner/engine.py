@@ -1,0 +1,430 @@
+"""The migration engine: one core under the Lambda handler and the `aurora-migrate` CLI.
+
+Each command is a thin verb in the style of `alembic.command`: it works out which steps to
+run, then hands Alembic a closure that yields them. The engine owns both connections (one
+for the session advisory lock, one for the migrations) and hands the migration connection to
+`env.py` through `Config.attributes`. It knows nothing of boto3 or argv.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg2.errors
+import sqlalchemy as sa
+from alembic.config import Config
+from alembic.runtime.environment import EnvironmentContext
+from alembic.runtime.migration import MigrationContext, MigrationInfo
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy.engine import Connection, Engine
+
+from runner import history_table, revisions
+from runner.database import CredentialSource, connect, driver_message, make_engine
+from runner.errors import (
+    AuroraMigrationsError,
+    ConfirmationRequired,
+    InvalidTarget,
+    LockTimeout,
+    MigrationFailed,
+    StatementTimeout,
+)
+from runner.lock import migration_lock
+from runner.logs import log_event
+from runner.redact import safe_url
+from runner.results import AppliedRevision, Request, Result
+from runner.settings import Settings
+
+RemainingMs = Callable[[], int]
+MUTATING = ("upgrade", "downgrade", "stamp")
+
+
+@dataclass
+class _Run:
+    """Book-keeping for one command: what has been applied and what is in flight."""
+
+    request: Request
+    run_id: str
+    request_id: str | None
+    remaining_ms: RemainingMs | None
+    started: float = field(default_factory=time.monotonic)
+    applied: list[AppliedRevision] = field(default_factory=list)
+    in_flight: Any = None
+    step_started: float = 0.0
+    stopped_early: bool = False
+
+
+class MigrationEngine:
+    """Runs `Request`s against one database and returns `Result`s."""
+
+    def __init__(self, settings: Settings, source: CredentialSource) -> None:
+        self.settings = settings
+        self.source = source
+        self.script = ScriptDirectory.from_config(self._config())
+        self._engine: Engine | None = None
+
+    # --- entry point -----------------------------------------------------------------------
+
+    def run(
+        self,
+        request: Request,
+        *,
+        remaining_ms: RemainingMs | None = None,
+        request_id: str | None = None,
+    ) -> Result:
+        """Run one command. Raises an `AuroraMigrationsError` on any failure."""
+        run = _Run(request, str(uuid.uuid4()), request_id, remaining_ms)
+        log_event(
+            "run.start",
+            command=request.command,
+            revision=request.revision,
+            run_id=run.run_id,
+            database=self.describe_database(),
+        )
+        try:
+            revisions.validate_target(self.script, request.revision)
+            result = getattr(self, f"_{request.command}")(run)
+        except AuroraMigrationsError as exc:
+            log_event(
+                "run.failed",
+                level=logging.ERROR,
+                command=request.command,
+                run_id=run.run_id,
+                error_type=type(exc).__name__,
+                error=exc.message,
+                duration_ms=_ms_since(run.started),
+                **({"applied": [a.revision for a in run.applied]} if run.applied else {}),
+            )
+            raise
+        result.duration_ms = _ms_since(run.started)
+        log_event(
+            "run.finish",
+            command=request.command,
+            run_id=run.run_id,
+            before=result.before,
+            after=result.after,
+            applied=[a.revision for a in result.applied],
+            pending=result.pending,
+            complete=result.complete,
+            duration_ms=result.duration_ms,
+        )
+        return result
+
+    def describe_database(self) -> str:
+        return safe_url(self.source.url())
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def _heads(self, run: _Run) -> Result:
+        heads = list(self.script.get_heads())
+        return Result(command="heads", heads=heads, message=f"{len(heads)} head(s)")
+
+    def _current(self, run: _Run) -> Result:
+        with self._connection() as conn:
+            current = revisions.current_heads(conn)
+        return Result(
+            command="current",
+            before=current,
+            after=current,
+            pending=revisions.pending(self.script, current),
+            heads=list(self.script.get_heads()),
+        )
+
+    def _history(self, run: _Run) -> Result:
+        with self._connection() as conn:
+            current = revisions.current_heads(conn)
+            applied_at = history_table.last_applied(conn)
+            conn.rollback()
+        return Result(
+            command="history",
+            before=current,
+            after=current,
+            pending=revisions.pending(self.script, current),
+            heads=list(self.script.get_heads()),
+            revisions=revisions.describe_all(self.script, current, applied_at),
+        )
+
+    def _sql(self, run: _Run) -> Result:
+        """The SQL an upgrade (or downgrade) to the target would run, without running it."""
+        target = run.request.revision or "head"
+        with self._connection() as conn:
+            current = revisions.current_heads(conn)
+        steps, upgrading = self._plan_either_way(target, current)
+        buffer = io.StringIO()
+        config = self._config(output=buffer)
+        starting = ",".join(current) if current else None
+        destination = steps[-1].revision_id_after if steps else target
+
+        def offline_steps(rev: Any, context: MigrationContext) -> list[Any]:
+            return [s.step for s in steps]
+
+        with EnvironmentContext(
+            config,
+            self.script,
+            fn=offline_steps,
+            as_sql=True,
+            starting_rev=starting,
+            destination_rev=destination,
+        ):
+            self.script.run_env()
+        return Result(
+            command="sql",
+            before=current,
+            after=current,
+            target=target,
+            pending=[s.revision for s in steps],
+            heads=list(self.script.get_heads()),
+            sql=buffer.getvalue(),
+            message=f"{'upgrade' if upgrading else 'downgrade'}: {len(steps)} revision(s), nothing run",
+        )
+
+    def _upgrade(self, run: _Run) -> Result:
+        return self._migrate(run, direction="up")
+
+    def _downgrade(self, run: _Run) -> Result:
+        return self._migrate(run, direction="down")
+
+    def _stamp(self, run: _Run) -> Result:
+        return self._migrate(run, direction="stamp")
+
+    # --- the mutating path -----------------------------------------------------------------
+
+    def _migrate(self, run: _Run, *, direction: str) -> Result:
+        target = run.request.revision or "head"
+        with ExitStack() as stack:
+            lock_conn = stack.enter_context(self._connection())
+            lock_wait_ms = stack.enter_context(
+                migration_lock(lock_conn, wait_s=self.settings.lock_wait_s)
+            )
+            history_table.ensure(lock_conn)
+            conn = stack.enter_context(self._connection())
+            self._set_session_timeouts(conn)
+            before = revisions.current_heads(conn)
+            conn.commit()
+            if direction != "up":
+                self._check_confirm(run.request, before)
+            steps = self._plan(direction, target, before)
+            try:
+                self._apply(run, conn, steps, direction)
+            except AuroraMigrationsError:
+                raise
+            except Exception as exc:
+                raise self._failure(run, conn, exc) from None
+            after = revisions.current_heads(conn)
+            conn.commit()
+        done = {a.revision for a in run.applied}
+        remaining = [s.revision for s in steps if s.revision not in done]
+        pending = revisions.pending(self.script, after) if direction == "up" else remaining
+        return Result(
+            command=run.request.command,
+            before=before,
+            after=after,
+            applied=list(run.applied),
+            pending=pending,
+            complete=not run.stopped_early,
+            target=target,
+            heads=list(self.script.get_heads()),
+            lock_wait_ms=lock_wait_ms,
+            message=_summary(run, remaining),
+        )
+
+    def _plan(self, direction: str, target: str, current: list[str]) -> list[revisions.Step]:
+        try:
+            return revisions.plan(self.script, direction, target, current)
+        except CommandError as exc:
+            raise InvalidTarget(
+                f"Cannot {direction} to {target!r} from {_state(current)}: {exc}. "
+                "Check the target with `history`.",
+                revision=target,
+                current=current,
+            ) from None
+
+    def _plan_either_way(
+        self, target: str, current: list[str]
+    ) -> tuple[list[revisions.Step], bool]:
+        """`sql` works out the direction itself: down when the target is behind the database."""
+        try:
+            up = self._plan("up", target, current)
+        except InvalidTarget as exc:
+            up, problem = [], exc
+        else:
+            problem = None
+        if up:
+            return up, True
+        try:
+            down = self._plan("down", target, current)
+        except InvalidTarget:
+            if problem is not None:
+                raise problem from None
+            down = []
+        return (down, False) if down else ([], True)
+
+    def _check_confirm(self, request: Request, current: list[str]) -> None:
+        expected = ",".join(current) if current else "base"
+        if request.confirm != expected:
+            got = "no confirm" if request.confirm is None else f"confirm={request.confirm!r}"
+            raise ConfirmationRequired(
+                f"{request.command} is destructive and was refused ({got}). The database is at "
+                f"{expected!r}; to proceed, repeat the request with confirm={expected!r}.",
+                current=current,
+            )
+
+    def _apply(
+        self, run: _Run, conn: Connection, steps: Sequence[revisions.Step], direction: str
+    ) -> None:
+        config = self._config(connection=conn)
+        config.attributes["on_version_apply"] = [self._recorder(run, direction)]
+
+        def guarded(rev: Any, context: MigrationContext) -> Iterator[Any]:
+            for step in steps:
+                if not self._time_left(run, step):
+                    run.stopped_early = True
+                    return
+                run.in_flight, run.step_started = step, time.monotonic()
+                log_event("step.start", revision=step.revision, direction=direction)
+                yield step.step
+            run.in_flight = None
+
+        with EnvironmentContext(config, self.script, fn=guarded):
+            self.script.run_env()
+
+    def _recorder(self, run: _Run, direction: str) -> Callable[..., None]:
+        """on_version_apply hook: runs inside the revision's transaction, just before commit."""
+
+        def record(*, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
+            planned: revisions.Step = run.in_flight
+            duration = _ms_since(run.step_started)
+            applied = AppliedRevision(planned.revision, planned.description, direction, duration)
+            assert ctx.connection is not None
+            history_table.record(
+                ctx.connection,
+                run_id=run.run_id,
+                command=run.request.command,
+                revision=applied.revision,
+                description=applied.description,
+                direction=direction,
+                duration_ms=duration,
+                request_id=run.request_id,
+            )
+            run.applied.append(applied)
+            run.in_flight = None
+            log_event(
+                "step",
+                revision=applied.revision,
+                description=applied.description,
+                direction=direction,
+                duration_ms=duration,
+            )
+
+        return record
+
+    def _time_left(self, run: _Run, step: revisions.Step) -> bool:
+        if run.remaining_ms is None:
+            return True
+        left = run.remaining_ms()
+        if left >= self.settings.time_guard_margin_ms:
+            return True
+        log_event(
+            "time_guard.stop",
+            level=logging.WARNING,
+            next_revision=step.revision,
+            remaining_ms=left,
+            margin_ms=self.settings.time_guard_margin_ms,
+        )
+        return False
+
+    def _failure(self, run: _Run, conn: Connection, exc: Exception) -> AuroraMigrationsError:
+        """Name the revision, the database error and the state the database is in now."""
+        step: revisions.Step | None = run.in_flight
+        state = self._state_after_failure(conn)
+        name = f"{step.revision} ({step.description})" if step else "the migration"
+        kept = [a.revision for a in run.applied]
+        orig = getattr(exc, "orig", None)
+        kind: type[MigrationFailed] = MigrationFailed
+        hint = "Fix the revision and run the command again."
+        if isinstance(orig, psycopg2.errors.QueryCanceled):
+            kind = StatementTimeout
+            hint = "Raise MIGRATION_STATEMENT_TIMEOUT_MS, or split the revision."
+        elif isinstance(orig, psycopg2.errors.LockNotAvailable):
+            kind = LockTimeout
+            hint = "Another session holds a lock on the table; retry, or raise MIGRATION_LOCK_TIMEOUT_MS."
+        return kind(
+            f"Revision {name} failed and was rolled back: {driver_message(exc)}. "
+            f"The database is now at {_state(state)}"
+            + (f"; revisions applied before it in this run stay applied: {', '.join(kept)}" if kept else "")
+            + f". {hint}",
+            revision=step.revision if step else None,
+            database_error=driver_message(exc),
+            state=state,
+            applied=kept,
+        )
+
+    def _state_after_failure(self, conn: Connection) -> list[str]:
+        try:
+            conn.rollback()
+            state = revisions.current_heads(conn)
+            conn.rollback()
+            return state
+        except sa.exc.DBAPIError:
+            with self._connection() as fresh:
+                return revisions.current_heads(fresh)
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _config(self, *, connection: Connection | None = None, output: io.StringIO | None = None) -> Config:
+        config = Config(str(self.settings.alembic_ini), output_buffer=output, stdout=io.StringIO())
+        config.attributes["managed_by_runner"] = True
+        config.attributes["connection"] = connection
+        return config
+
+    def _connection(self) -> Any:
+        if self._engine is None:
+            self._engine = make_engine(self.source, self.settings)
+        return _Closing(connect(self._engine, self.source))
+
+    def _set_session_timeouts(self, conn: Connection) -> None:
+        conn.exec_driver_sql(f"SET lock_timeout = {int(self.settings.lock_timeout_ms)}")
+        conn.exec_driver_sql(f"SET statement_timeout = {int(self.settings.statement_timeout_ms)}")
+        conn.commit()
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+class _Closing:
+    """Context manager that closes a connection we opened."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> Connection:
+        return self.conn
+
+    def __exit__(self, *exc: object) -> None:
+        self.conn.close()
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _state(heads: Sequence[str]) -> str:
+    return ", ".join(heads) if heads else "base (no revision applied)"
+
+
+def _summary(run: _Run, remaining: list[str]) -> str:
+    count = len(run.applied)
+    if run.stopped_early:
+        return (
+            f"Stopped by the time guard after {count} revision(s); "
+            f"{len(remaining)} still pending. Invoke again to continue."
+        )
+    return f"{count} revision(s) {'applied' if count else 'to apply: nothing to do'}"

@@ -1,0 +1,119 @@
+"""The one error hierarchy of aurora-migrations.
+
+Every error says what happened and what to do. The engine raises these; only the edges
+translate them: the CLI into exit codes (2 for a bad request or configuration, 1 for
+everything else), the Lambda handler into a function error whose type is the class name.
+Messages never contain a password or token: URLs are rendered with the password hidden, and
+`runner.redact` scrubs any registered secret as a last line of defence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class AuroraMigrationsError(Exception):
+    """Root of every error this project raises on purpose."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        from runner.redact import scrub
+
+        super().__init__(scrub(message))
+        self.details = {key: value for key, value in details.items() if value is not None}
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ok": False, "errorType": type(self).__name__, "message": self.message, **self.details}
+
+
+# --- the request was wrong: nothing was changed, fix the request (CLI exit 2) ---------------
+
+
+class BadRequest(AuroraMigrationsError):
+    """The request could not be understood or is not allowed; the database was not touched."""
+
+
+class UnknownCommand(BadRequest):
+    """The `command` is not one the runner offers."""
+
+
+class UnknownField(BadRequest):
+    """The request has a field the command does not take."""
+
+
+class MissingField(BadRequest):
+    """The command needs a field the request does not have."""
+
+
+class InvalidFieldType(BadRequest):
+    """A field has the wrong JSON type."""
+
+
+class MalformedRevision(BadRequest):
+    """The revision expression is not of a form Alembic understands."""
+
+
+class UnknownRevision(BadRequest):
+    """The revision expression names no revision in this project."""
+
+
+class MultipleHeads(BadRequest):
+    """The revision tree has more than one head, so `head` is ambiguous."""
+
+
+class InvalidTarget(BadRequest):
+    """The target exists but is not reachable in the requested direction."""
+
+
+class ConfirmationRequired(BadRequest):
+    """A destructive command needs `confirm` equal to the database's current revision."""
+
+
+class ConfigurationError(AuroraMigrationsError):
+    """The runner is not configured well enough to reach a database."""
+
+
+# --- something failed while running (CLI exit 1) -----------------------------------------
+
+
+class DatabaseUnavailable(AuroraMigrationsError):
+    """The database could not be reached (down, paused, unreachable, or timed out)."""
+
+
+class SecretUnreadable(DatabaseUnavailable):
+    """The database secret could not be read or has the wrong shape."""
+
+
+class AuthenticationFailed(DatabaseUnavailable):
+    """The database refused the credentials, even after re-reading them once."""
+
+
+class DatabaseAhead(AuroraMigrationsError):
+    """The database is at a revision this project does not contain (a newer deploy ran)."""
+
+
+class LockWaitTimeout(AuroraMigrationsError):
+    """Another migration run held the migration lock for longer than we were willing to wait."""
+
+
+class MigrationFailed(AuroraMigrationsError):
+    """A revision failed; it was rolled back alone and earlier revisions stay applied."""
+
+
+class StatementTimeout(MigrationFailed):
+    """A statement ran longer than `MIGRATION_STATEMENT_TIMEOUT_MS`; its revision rolled back."""
+
+
+class LockTimeout(MigrationFailed):
+    """A statement waited longer than `MIGRATION_LOCK_TIMEOUT_MS` for a table lock."""
+
+
+class InternalError(AuroraMigrationsError):
+    """An unexpected failure inside the runner: a bug. The logs have the traceback."""
+
+
+class LocalDatabaseError(AuroraMigrationsError):
+    """The local development or test PostgreSQL could not be created or started."""

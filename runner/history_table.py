@@ -1,0 +1,56 @@
+"""Our own record of every revision applied, reverted or stamped, next to `alembic_version`.
+
+Rows are written inside the same transaction as the revision itself (from Alembic's
+`on_version_apply` hook), so the history can never claim a revision that rolled back.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+TABLE = "aurora_migrations_history"
+
+CREATE = f"""
+CREATE TABLE IF NOT EXISTS {TABLE} (
+    id BIGSERIAL PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    command TEXT NOT NULL,
+    revision TEXT NOT NULL,
+    description TEXT NOT NULL,
+    direction TEXT NOT NULL CHECK (direction IN ('up', 'down', 'stamp')),
+    duration_ms INTEGER NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    request_id TEXT
+)
+"""
+
+INSERT = sa.text(
+    f"INSERT INTO {TABLE} (run_id, command, revision, description, direction, duration_ms,"
+    " request_id) VALUES (:run_id, :command, :revision, :description, :direction,"
+    " :duration_ms, :request_id)"
+)
+
+
+def ensure(conn: Connection) -> None:
+    """Create the table if needed; `conn` is the autocommit lock connection."""
+    conn.exec_driver_sql(CREATE)
+
+
+def record(conn: Connection, **row: Any) -> None:
+    conn.execute(INSERT, row)
+
+
+def last_applied(conn: Connection) -> dict[str, str]:
+    """revision -> when it was last applied upwards (ISO 8601), if the table exists."""
+    if not sa.inspect(conn).has_table(TABLE):
+        return {}
+    rows = conn.execute(
+        sa.text(
+            f"SELECT revision, max(applied_at) FROM {TABLE} WHERE direction = 'up'"
+            " GROUP BY revision"
+        )
+    )
+    return {revision: when.isoformat() for revision, when in rows}

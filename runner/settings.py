@@ -1,0 +1,126 @@
+"""Every setting of the runner, read from one place.
+
+Precedence is always: explicit argument, then environment variable, then the default below.
+The README's "Configuration" table lists the same variables; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from runner.errors import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# name -> (field, default, help). The one list of environment variables the runner reads.
+ENVIRONMENT: dict[str, tuple[str, Any, str]] = {
+    "DATABASE_URL": ("database_url", None, "SQLAlchemy URL; wins over every other source."),
+    "DB_SECRET_ARN": ("secret_arn", None, "Secrets Manager secret with the RDS JSON shape."),
+    "DB_HOST": ("db_host", None, "Overrides the secret's host (e.g. an RDS Proxy)."),
+    "DB_PORT": ("db_port", None, "Overrides the secret's port."),
+    "DB_NAME": ("db_name", None, "Overrides the secret's dbname."),
+    "DB_USER": ("db_user", None, "Database user for IAM authentication."),
+    "DB_IAM_AUTH": ("iam_auth", False, "true: connect with a fresh IAM auth token."),
+    "DB_SSL_MODE": ("ssl_mode", "verify-full", "libpq sslmode for AWS connections."),
+    "DB_SSL_ROOT_CERT": ("ssl_root_cert", None, "CA bundle file; default: the bundled RDS CAs."),
+    "DB_CONNECT_TIMEOUT_SECONDS": ("connect_timeout_s", 10, "Give up connecting after this."),
+    "MIGRATION_LOCK_WAIT_SECONDS": (
+        "lock_wait_s",
+        120,
+        "How long a run waits for another run's migration lock.",
+    ),
+    "MIGRATION_LOCK_TIMEOUT_MS": (
+        "lock_timeout_ms",
+        10_000,
+        "PostgreSQL lock_timeout for migration statements (0 = none).",
+    ),
+    "MIGRATION_STATEMENT_TIMEOUT_MS": (
+        "statement_timeout_ms",
+        300_000,
+        "PostgreSQL statement_timeout for migration statements (0 = none).",
+    ),
+    "MIGRATION_TIME_GUARD_MARGIN_MS": (
+        "time_guard_margin_ms",
+        60_000,
+        "Lambda only: do not start a revision with less time than this left.",
+    ),
+    "ALEMBIC_CONFIG": ("alembic_config", None, "Path of alembic.ini; default: the project's."),
+    "AURORA_MIGRATE_DEVDB_DIR": ("devdb_dir", None, "Where the local dev database lives."),
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The runner's configuration; build it with `Settings.from_env()`."""
+
+    database_url: str | None = None
+    secret_arn: str | None = None
+    db_host: str | None = None
+    db_port: int | None = None
+    db_name: str | None = None
+    db_user: str | None = None
+    iam_auth: bool = False
+    ssl_mode: str = "verify-full"
+    ssl_root_cert: str | None = None
+    connect_timeout_s: int = 10
+    lock_wait_s: float = 120
+    lock_timeout_ms: int = 10_000
+    statement_timeout_ms: int = 300_000
+    time_guard_margin_ms: int = 60_000
+    alembic_config: str | None = None
+    devdb_dir: str | None = None
+    explicit_ssl_mode: bool = field(default=False, compare=False)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if environ is None else environ
+        types = {f.name: f.type for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for name, (attr, _default, _help) in ENVIRONMENT.items():
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            values[attr] = _convert(name, raw, types[attr])
+        values["explicit_ssl_mode"] = "DB_SSL_MODE" in env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    @property
+    def alembic_ini(self) -> Path:
+        return Path(self.alembic_config) if self.alembic_config else PROJECT_ROOT / "alembic.ini"
+
+    @property
+    def devdb_path(self) -> Path:
+        return Path(self.devdb_dir) if self.devdb_dir else PROJECT_ROOT / ".devdb"
+
+
+def _convert(name: str, raw: str, kind: Any) -> Any:
+    kind = str(kind)
+    try:
+        if kind == "bool":
+            lowered = raw.strip().lower()
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+            raise ValueError(raw)
+        if kind in ("int", "int | None"):
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise ConfigurationError(
+            f"Environment variable {name} has an invalid value; expected {kind.split(' ')[0]}.",
+            variable=name,
+        ) from None
+    return raw
