@@ -1,0 +1,85 @@
+"""Real PostgreSQL for every test: one throwaway cluster per session, one database per test.
+
+Set DATABASE_URL to use an existing server instead (its user must be allowed to create
+databases); otherwise the suite starts its own cluster from the PostgreSQL server binaries.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from runner.localpg import LocalCluster, cluster_at
+from runner.logs import configure_logging
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURE_TREE = Path(__file__).resolve().parent / "fixtures"
+GIVEN_URL = os.environ.get("DATABASE_URL")  # read before any test clears the environment
+
+
+class Server:
+    """Creates and drops databases on the test server, wherever it comes from."""
+
+    def __init__(self, admin_url: URL, cluster: LocalCluster | None) -> None:
+        self.admin_url = admin_url
+        self.cluster = cluster
+
+    def create_database(self) -> URL:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        engine.dispose()
+        return self.admin_url.set(database=name)
+
+    def drop_database(self, url: URL) -> None:
+        engine = sa.create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Server]:
+    if GIVEN_URL:
+        yield Server(sa.make_url(GIVEN_URL), None)
+        return
+    root = Path(tempfile.mkdtemp(prefix="aurora-test-pg-"))
+    cluster = cluster_at(root)
+    cluster.init(password="TestSuperuser-pw-3141")
+    cluster.start()
+    try:
+        yield Server(cluster.url(), cluster)
+    finally:
+        cluster.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def database_url(pg_server: Server) -> Iterator[URL]:
+    """A fresh, empty database for this test alone."""
+    url = pg_server.create_database()
+    try:
+        yield url
+    finally:
+        pg_server.drop_database(url)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests configure the runner explicitly; nothing leaks in from the developer's shell."""
+    for name in ("DATABASE_URL", "DB_SECRET_ARN", "DB_IAM_AUTH", "ALEMBIC_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _json_logs() -> None:
+    configure_logging()
