@@ -10,7 +10,7 @@ from logging.config import fileConfig
 
 from alembic import context
 from sqlalchemy import create_engine
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from runner.alembic_support import cli_database_url, is_authoring, number_new_revision
@@ -50,11 +50,12 @@ def run_on(connection: Connection) -> None:
 
 
 def run_migrations_online() -> None:
-    connection = config.attributes.get("connection")
-    if connection is not None:
-        run_on(connection)
+    given = config.attributes.get("connection")
+    if isinstance(given, Connection):
+        run_on(given)
         return
-    engine = create_engine(cli_database_url(), poolclass=NullPool)
+    # pytest-alembic hands over an Engine; plain `alembic` commands get nothing.
+    engine = given if isinstance(given, Engine) else create_engine(cli_database_url(), poolclass=NullPool)
     with engine.connect() as connection:
         run_on(connection)
         connection.commit()

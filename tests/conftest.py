@@ -6,19 +6,25 @@ databases); otherwise the suite starts its own cluster from the PostgreSQL serve
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
+from runner.database import UrlCredentials
+from runner.engine import MigrationEngine
 from runner.localpg import LocalCluster, cluster_at
 from runner.logs import configure_logging
+from runner.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE_TREE = Path(__file__).resolve().parent / "fixtures"
@@ -83,3 +89,57 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _json_logs() -> None:
     configure_logging()
+
+
+def write_alembic_ini(tree: str, directory: Path) -> Path:
+    """An alembic.ini pointing at one of the fixture revision trees under tests/fixtures."""
+    ini = directory / f"alembic-{tree}.ini"
+    ini.write_text(
+        "[alembic]\n"
+        f"script_location = {FIXTURE_TREE / tree}\n"
+        "path_separator = os\n"
+    )
+    return ini
+
+
+def settings_for(url: URL, tree: str | None = None, tmp: Path | None = None, **overrides: object) -> Settings:
+    """Settings for one test database and (optionally) a fixture tree."""
+    values: dict[str, object] = {"database_url": url.render_as_string(hide_password=False)}
+    if tree is not None:
+        assert tmp is not None
+        values["alembic_config"] = str(write_alembic_ini(tree, tmp))
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def engine_for(settings: Settings) -> MigrationEngine:
+    assert settings.database_url
+    return MigrationEngine(settings, UrlCredentials(settings.database_url))
+
+
+class LogCapture:
+    """The JSON log lines the runner wrote during a test, parsed."""
+
+    def __init__(self) -> None:
+        self.stream = io.StringIO()
+
+    @property
+    def text(self) -> str:
+        return self.stream.getvalue()
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        return [json.loads(line) for line in self.text.splitlines() if line.strip()]
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        return [r for r in self.records if r.get("event") == name]
+
+
+@pytest.fixture
+def logs() -> Iterator[LogCapture]:
+    capture = LogCapture()
+    configure_logging(capture.stream)
+    try:
+        yield capture
+    finally:
+        configure_logging()

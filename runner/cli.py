@@ -1,0 +1,147 @@
+"""`aurora-migrate`: the command line, a thin adapter over the same engine as the Lambda.
+
+Arguments become the same event dict the handler receives, go through the same validation,
+and the engine's result is printed as a table (or raw JSON with --json). Exit codes:
+0 success, 1 a migration or runtime failure, 2 bad usage, a bad request or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from runner import devdb, render
+from runner.engine import MigrationEngine
+from runner.errors import AuroraMigrationsError, BadRequest, ConfigurationError
+from runner.events import parse_event
+from runner.logs import configure_logging
+from runner.settings import Settings
+from runner.sources import credential_source
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="aurora-migrate",
+        description="Apply Alembic revisions to the Aurora schema, safely. Without "
+        "DATABASE_URL or DB_SECRET_ARN it uses the local development database.",
+    )
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print the raw result as JSON")
+    common.add_argument(
+        "-q", "--quiet", action="store_true", help="log only warnings and errors (stderr)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = sub.add_parser("upgrade", parents=[common], help="apply revisions up to REV (head)")
+    up.add_argument("revision", nargs="?", default="head", metavar="REV")
+    down = sub.add_parser("downgrade", parents=[common], help="revert revisions down to REV")
+    down.add_argument("revision", metavar="REV")
+    down.add_argument("--confirm", metavar="CURRENT", help="the database's current revision")
+    stamp = sub.add_parser("stamp", parents=[common], help="set the version without running")
+    stamp.add_argument("revision", metavar="REV")
+    stamp.add_argument("--confirm", metavar="CURRENT", help="the database's current revision")
+    sql = sub.add_parser("sql", parents=[common], help="print the SQL an upgrade/downgrade runs")
+    sql.add_argument("revision", nargs="?", default="head", metavar="REV")
+    sub.add_parser("current", parents=[common], help="the database's current revision")
+    sub.add_parser("history", parents=[common], help="every revision, applied or pending")
+    sub.add_parser("heads", parents=[common], help="the head revision(s) of the project")
+
+    dev = sub.add_parser("devdb", parents=[common], help="the local development database")
+    dev.add_argument("action", choices=["start", "stop", "url", "reset"])
+    dev.add_argument(
+        "--show-password", action="store_true", help="print the URL with its password"
+    )
+
+    bundle = sub.add_parser("bundle", parents=[common], help="build the Lambda deployment folder")
+    bundle.add_argument("--arch", choices=["arm64", "x86_64"], default="arm64")
+    bundle.add_argument("--python", default="3.12", dest="python_version", metavar="X.Y")
+    bundle.add_argument("--out", type=Path, required=True, metavar="DIR")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    out = Console(soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True)
+    configure_logging(sys.stderr, level="WARNING" if args.quiet else "INFO")
+    try:
+        if args.command == "devdb":
+            return _devdb(args, out)
+        if args.command == "bundle":
+            return _bundle(args, out)
+        return _migrate(args, out)
+    except AuroraMigrationsError as exc:
+        if args.json:
+            print(json.dumps(exc.to_dict(), indent=2))
+        err.print(f"[bold red]FAILED[/]: {type(exc).__name__}: {exc.message}", markup=True,
+                  highlight=False)
+        return EXIT_USAGE if isinstance(exc, BadRequest | ConfigurationError) else EXIT_FAILED
+
+
+def _migrate(args: argparse.Namespace, out: Console) -> int:
+    event: dict[str, Any] = {"command": args.command}
+    for name in ("revision", "confirm"):
+        value = getattr(args, name, None)
+        if value is not None:
+            event[name] = value
+    request = parse_event(event)
+    settings = Settings.from_env()
+    engine = MigrationEngine(settings, credential_source(settings, use_devdb=True))
+    try:
+        result = engine.run(request)
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        render.result(out, result, database=engine.describe_database())
+    return EXIT_OK
+
+
+def _devdb(args: argparse.Namespace, out: Console) -> int:
+    settings = Settings.from_env()
+    if args.action == "stop":
+        devdb.stop(settings)
+        url = None
+    elif args.action == "reset":
+        url = devdb.reset(settings)
+    elif args.action == "start":
+        url = devdb.start(settings)
+    else:
+        url = devdb.running_url(settings)
+        if url is None:
+            raise ConfigurationError(
+                "The development database is not running; start it with "
+                "`aurora-migrate devdb start`."
+            )
+    shown = url.render_as_string(hide_password=not args.show_password) if url else None
+    if args.json:
+        print(json.dumps({"ok": True, "action": args.action, "url": shown}))
+    else:
+        out.print(shown if shown else "development database stopped", highlight=False)
+    return EXIT_OK
+
+
+def _bundle(args: argparse.Namespace, out: Console) -> int:
+    from runner.bundle import build_bundle
+
+    report = build_bundle(args.out, arch=args.arch, python_version=args.python_version)
+    data = report.to_dict()
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        render.mapping(out, "bundle", data)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
