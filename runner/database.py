@@ -16,7 +16,12 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from runner import redact
-from runner.errors import AuthenticationFailed, ConfigurationError, DatabaseUnavailable
+from runner.errors import (
+    AuthenticationFailed,
+    ConfigurationError,
+    DatabaseUnavailable,
+    TlsError,
+)
 from runner.settings import Settings
 
 APPLICATION_NAME = "aurora-migrate"
@@ -125,8 +130,46 @@ def _is_auth_failure(exc: sa.exc.OperationalError) -> bool:
     return "authentication failed" in text or "no password supplied" in text
 
 
+# libpq's words for a TLS failure -> what to check. First match wins.
+_TLS_PROBLEMS = (
+    (
+        "certificate verify failed",
+        "The server's certificate is not signed by a CA in the root certificate file "
+        "(DB_SSL_ROOT_CERT; default: the bundled Amazon RDS CAs). Check that DB_HOST is the "
+        "cluster's (or proxy's) endpoint and that the CA bundle is current.",
+    ),
+    (
+        "does not match host name",
+        "The server's certificate was issued for another host name. Connect with the endpoint "
+        "name the certificate names (the cluster or proxy endpoint, not an IP address or a "
+        "private DNS alias).",
+    ),
+    (
+        "does not support ssl",
+        "The server does not offer TLS. Enable TLS on the server, or weaken the connection "
+        "explicitly with DB_SSL_MODE (not recommended).",
+    ),
+    (
+        "root certificate file",
+        "The CA file could not be read. Check DB_SSL_ROOT_CERT.",
+    ),
+)
+
+
+def _tls_problem(exc: sa.exc.OperationalError) -> str | None:
+    text = str(exc.orig).lower()
+    return next((hint for sign, hint in _TLS_PROBLEMS if sign in text), None)
+
+
 def _unavailable(engine: Engine, exc: sa.exc.OperationalError) -> DatabaseUnavailable:
     where = redact.safe_url(engine.url)
+    tls_hint = _tls_problem(exc)
+    if tls_hint is not None:
+        return TlsError(
+            f"TLS failed: could not connect securely to {where}: {driver_message(exc)}. "
+            + tls_hint,
+            database=where,
+        )
     return DatabaseUnavailable(
         f"host unreachable: could not connect to {where}: {driver_message(exc)}. "
         "Check the host, port and network path (security groups, VPC endpoint), that the "

@@ -91,6 +91,10 @@ class AuthenticationFailed(DatabaseUnavailable):
     """The database refused the credentials, even after re-reading them once."""
 
 
+class TlsError(DatabaseUnavailable):
+    """TLS to the database could not be set up, or the server's certificate was not trusted."""
+
+
 class DatabaseAhead(AuroraMigrationsError):
     """The database is at a revision this project does not contain (a newer deploy ran)."""
 
@@ -117,3 +121,7 @@ class InternalError(AuroraMigrationsError):
 
 class LocalDatabaseError(AuroraMigrationsError):
     """The local development or test PostgreSQL could not be created or started."""
+
+
+class BundleFailed(AuroraMigrationsError):
+    """The Lambda deployment bundle could not be built (pip failed, or a bad output folder)."""
