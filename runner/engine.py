@@ -344,7 +344,7 @@ class MigrationEngine:
         """Name the revision, the database error and the state the database is in now."""
         step: revisions.Step | None = run.in_flight
         state = self._state_after_failure(conn)
-        name = f"{step.revision} ({step.description})" if step else "the migration"
+        name = f"Revision {step.revision} ({step.description})" if step else "The run, before any revision,"
         kept = [a.revision for a in run.applied]
         orig = getattr(exc, "orig", None)
         kind: type[MigrationFailed] = MigrationFailed
@@ -356,7 +356,7 @@ class MigrationEngine:
             kind = LockTimeout
             hint = "Another session holds a lock on the table; retry, or raise MIGRATION_LOCK_TIMEOUT_MS."
         return kind(
-            f"Revision {name} failed and was rolled back: {driver_message(exc)}. "
+            f"{name} failed and was rolled back: {driver_message(exc)}. "
             f"The database is now at {_state(state)}"
             + (f"; revisions applied before it in this run stay applied: {', '.join(kept)}" if kept else "")
             + f". {hint}",

@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import Metrics, MetricUnit
 from runner.engine import MigrationEngine
 from runner.errors import AuroraMigrationsError, InternalError
 from runner.events import parse_event
-from runner.logs import SERVICE, configure_logging, log, request_context
+from runner.logs import SERVICE, ensure_logging, log, request_context
 from runner.redact import scrub
 from runner.settings import Settings
 from runner.sources import credential_source
@@ -26,7 +26,7 @@ _engine: MigrationEngine | None = None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    configure_logging(sys.stdout)
+    ensure_logging(sys.stdout)
     request_id = getattr(context, "aws_request_id", None)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     metrics = Metrics(namespace=NAMESPACE, service=SERVICE)

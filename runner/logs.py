@@ -56,6 +56,12 @@ def _level(level: str) -> int:
     return logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
 
 
+def ensure_logging(stream: IO[str] | None = None) -> None:
+    """Configure logging unless something (a test, the CLI) already did."""
+    if not logging.getLogger(LOGGER_NAME).handlers:
+        configure_logging(stream)
+
+
 @contextmanager
 def request_context(request_id: str | None) -> Iterator[None]:
     token = _request_id.set(request_id)

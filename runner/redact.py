@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+from urllib.parse import quote, quote_plus
 
 from sqlalchemy.engine import URL
 
@@ -18,11 +19,11 @@ _secrets: set[str] = set()
 
 
 def register(secret: str | None) -> None:
-    """Remember a secret (and its JSON-escaped form) so that `scrub` hides it anywhere."""
+    """Remember a secret (and its escaped forms) so that `scrub` hides it anywhere."""
     if secret and len(secret) >= 4:
+        forms = {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret)}
         with _lock:
-            _secrets.add(secret)
-            _secrets.add(json.dumps(secret)[1:-1])
+            _secrets.update(forms)
 
 
 def scrub(text: str) -> str:
