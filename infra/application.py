@@ -1,0 +1,107 @@
+"""Builds the stacks of one environment into an app; `infra/app.py` and the tests call `build`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import aws_cdk as cdk
+
+from infra.config import EnvironmentSettings, settings_from_context
+from infra.existing_database import ExistingDatabase, import_existing_database
+from infra.nag import add_nag_checks
+from infra.stacks.dev_environment import DevEnvironmentProps, DevEnvironmentStack
+from infra.stacks.runner import MigrationsRunnerProps, MigrationsRunnerStack
+
+STACK_PREFIX = "AuroraMigrations"
+PROJECT = "aurora-migrations"
+
+
+@dataclass(frozen=True)
+class EnvironmentStacks:
+    settings: EnvironmentSettings
+    runner: MigrationsRunnerStack
+    database: DevEnvironmentStack | None  # None when the runner targets an existing cluster
+
+
+def build(app: cdk.App) -> EnvironmentStacks:
+    """Add the environment named by the context to `app`, with cdk-nag checking it on synth.
+
+    Stacks are environment-agnostic (no account/region): the CLI's credentials decide at
+    deploy time, and synth never needs AWS.
+    """
+    settings = settings_from_context(app.node)
+    prefix = f"{STACK_PREFIX}-{settings.name}"
+
+    database: DevEnvironmentStack | None = None
+    props: MigrationsRunnerProps | Callable[[cdk.Stack], MigrationsRunnerProps]
+    if settings.existing_database is None:
+        database = DevEnvironmentStack(
+            app,
+            f"{prefix}-Database",
+            props=DevEnvironmentProps(
+                cluster_identifier=settings.cluster_identifier,
+                vpc_cidr=settings.vpc_cidr,
+                min_capacity=settings.min_capacity,
+                max_capacity=settings.max_capacity,
+                deletion_protection=settings.deletion_protection,
+                removal_policy=settings.database_removal_policy,
+                backup_retention=cdk.Duration.days(settings.backup_retention_days),
+            ),
+            description=f"{PROJECT} ({settings.name}): sandbox VPC and Aurora PostgreSQL",
+            termination_protection=settings.termination_protection,
+        )
+        props = sandbox_runner_props(settings, database)
+    else:
+        existing = settings.existing_database
+        props = lambda stack: existing_runner_props(settings, existing, stack)  # noqa: E731
+
+    runner = MigrationsRunnerStack(
+        app,
+        f"{prefix}-Runner",
+        props=props,
+        description=f"{PROJECT} ({settings.name}): the migrations runner Lambda",
+        termination_protection=settings.termination_protection,
+    )
+    cdk.Tags.of(app).add("project", PROJECT)
+    cdk.Tags.of(app).add("environment", settings.name)
+    add_nag_checks(app)
+    return EnvironmentStacks(settings=settings, runner=runner, database=database)
+
+
+def sandbox_runner_props(
+    settings: EnvironmentSettings, database: DevEnvironmentStack
+) -> MigrationsRunnerProps:
+    """The runner against the sandbox cluster, with the master secret (password auth)."""
+    return MigrationsRunnerProps(
+        vpc=database.vpc,
+        subnets=database.subnets,
+        database_security_group=database.database_security_group,
+        database_port=database.database_port,
+        database_secret=database.database_secret,
+        function_name=settings.function_name,
+        timeout=cdk.Duration.minutes(settings.function_timeout_minutes),
+        removal_policy=settings.removal_policy,
+        alarm_email=settings.alarm_email,
+    )
+
+
+def existing_runner_props(
+    settings: EnvironmentSettings, existing: ExistingDatabase, stack: cdk.Stack
+) -> MigrationsRunnerProps:
+    """The runner against an existing cluster, whose resources are imported into `stack`."""
+    imported = import_existing_database(stack, existing)
+    return MigrationsRunnerProps(
+        vpc=imported.vpc,
+        subnets=imported.subnets,
+        database_security_group=imported.database_security_group,
+        database_port=existing.database_port,
+        database_secret=imported.database_secret,
+        iam_auth=existing.iam_auth,
+        create_secrets_manager_endpoint=existing.create_secrets_manager_endpoint,
+        secrets_manager_endpoint_security_group=imported.secrets_manager_endpoint_security_group,
+        function_name=settings.function_name,
+        timeout=cdk.Duration.minutes(settings.function_timeout_minutes),
+        removal_policy=settings.removal_policy,
+        alarm_email=settings.alarm_email,
+    )

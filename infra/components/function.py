@@ -1,0 +1,155 @@
+"""The migrations Lambda: one function, its execution role and its log group.
+
+A migration must never run twice at once and never be retried behind the operator's back, so
+the function has a reserved concurrency of 1 and no retries for asynchronous invokes. The
+runner stops starting new revisions when less than `MIGRATION_TIME_GUARD_MARGIN_MS` of the
+Lambda's time is left; that margin is derived from the timeout here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import contract
+from infra.nag import acknowledge
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+DEFAULT_TIMEOUT = cdk.Duration.minutes(10)
+DEFAULT_MEMORY_MB = 512
+MIN_TIME_GUARD_MARGIN_MS = 30_000
+
+# What AWSLambdaVPCAccessExecutionRole grants for the function's network interfaces. These
+# actions take no resource-level scoping that Lambda's service checks accept, hence "*".
+VPC_ENI_ACTIONS = (
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSubnets",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+)
+
+
+def time_guard_margin_ms(timeout: cdk.Duration) -> int:
+    """20% of the timeout, at least 30 s: room to commit, release the lock and report."""
+    return max(int(timeout.to_milliseconds()) // 5, MIN_TIME_GUARD_MARGIN_MS)
+
+
+class MigrationsFunction(Construct):
+    """The runner function in the given subnets, behind the given security group."""
+
+    function: lambda_.Function
+    role: iam.Role
+    log_group: logs.LogGroup
+    timeout: cdk.Duration
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: lambda_.Code,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        security_group: ec2.ISecurityGroup,
+        environment: Mapping[str, str],
+        timeout: cdk.Duration = DEFAULT_TIMEOUT,
+        memory_size: int = DEFAULT_MEMORY_MB,
+        function_name: str | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        log_removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        margin_ms = time_guard_margin_ms(timeout)
+        if margin_ms >= timeout.to_milliseconds():
+            raise ValueError(f"timeout {timeout.to_human_string()} leaves no time to migrate")
+        self.timeout = timeout
+
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            retention=log_retention,
+            removal_policy=log_removal_policy,
+        )
+
+        # Network-interface and log permissions are inline in the role, so they exist before
+        # the function and outlive it on delete (Lambda needs them to remove its ENIs).
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Execution role of the aurora-migrations runner",
+            inline_policies={
+                "VpcNetworkInterfaces": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(actions=list(VPC_ENI_ACTIONS), resources=["*"])
+                    ]
+                ),
+                "WriteLogs": iam.PolicyDocument(
+                    statements=[
+                        iam.PolicyStatement(
+                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                            resources=[self.log_group.log_group_arn],
+                        )
+                    ]
+                ),
+            },
+        )
+
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            function_name=function_name,
+            description="Applies Alembic migrations to Aurora PostgreSQL (aurora-migrations)",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=contract.HANDLER,
+            code=code,
+            memory_size=memory_size,
+            timeout=timeout,
+            role=self.role,
+            vpc=vpc,
+            vpc_subnets=subnets,
+            security_groups=[security_group],
+            reserved_concurrent_executions=1,
+            retry_attempts=0,
+            tracing=lambda_.Tracing.ACTIVE,
+            logging_format=lambda_.LoggingFormat.JSON,
+            log_group=self.log_group,
+            environment={
+                contract.ENV_POWERTOOLS_SERVICE_NAME: contract.SERVICE_NAME,
+                contract.ENV_POWERTOOLS_METRICS_NAMESPACE: contract.METRICS_NAMESPACE,
+                contract.ENV_TIME_GUARD_MARGIN_MS: str(margin_ms),
+                **environment,
+            },
+        )
+
+        acknowledge(
+            self.role.node.default_child or self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Inline policy VpcNetworkInterfaces: the EC2 network-interface actions of "
+            "AWSLambdaVPCAccessExecutionRole, which Lambda requires on Resource '*' to attach "
+            "the function to its VPC subnets.",
+        )
+        default_policy = self.role.node.try_find_child("DefaultPolicy")
+        if default_policy is not None:
+            acknowledge(
+                default_policy,
+                "AwsSolutions-IAM5[Resource::*]",
+                "Added by CDK for active tracing: xray:PutTraceSegments and "
+                "xray:PutTelemetryRecords support no resource-level permissions.",
+            )
+        acknowledge(
+            self.function,
+            "AwsSolutions-L1",
+            f"Pinned to {RUNTIME.name}: the deployment bundle's compiled wheels "
+            "(psycopg2-binary) are built for this Python version; bump both together.",
+        )

@@ -1,0 +1,204 @@
+"""Alarms and the "migration status" dashboard for the runner.
+
+Alarms: any function error in 5 minutes; a run whose maximum duration passes 80% of the timeout
+(the next one may be cut off); any `MigrationFailures` the runner reports. They notify an SNS
+topic encrypted with its own KMS key (CloudWatch must be allowed to use the key, which the
+AWS-managed SNS key does not allow). Subscribe to the topic, or pass `alarm_email`.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from infra import contract
+
+PERIOD = cdk.Duration.minutes(5)
+DEFAULT_DURATION_ALARM_RATIO = 0.8
+
+
+def runner_metric(name: str, statistic: str, label: str) -> cloudwatch.Metric:
+    """One of the runner's own EMF metrics (namespace AuroraMigrations, service dimension)."""
+    return cloudwatch.Metric(
+        namespace=contract.METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map=dict(contract.METRIC_DIMENSIONS),
+        statistic=statistic,
+        period=PERIOD,
+        label=label,
+    )
+
+
+class MigrationsMonitoring(Construct):
+    """Alarms on the runner function, their SNS topic, and the dashboard."""
+
+    alarm_topic: sns.Topic
+    alarm_key: kms.Key
+    errors_alarm: cloudwatch.Alarm
+    duration_alarm: cloudwatch.Alarm
+    failures_alarm: cloudwatch.Alarm
+    dashboard: cloudwatch.Dashboard
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        function: lambda_.IFunction,
+        timeout: cdk.Duration,
+        dashboard_name: str | None = None,
+        alarm_email: str | None = None,
+        duration_alarm_ratio: float = DEFAULT_DURATION_ALARM_RATIO,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not 0 < duration_alarm_ratio < 1:
+            raise ValueError(f"duration_alarm_ratio must be in (0, 1), not {duration_alarm_ratio}")
+        alarms_in_this_account = cdk.Stack.of(self).format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name="*",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+        self.alarm_key = kms.Key(
+            self,
+            "AlarmTopicKey",
+            description="Encrypts the aurora-migrations alarm topic",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        self.alarm_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" means this key
+            )
+        )
+        self.alarm_topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name="aurora-migrations alarms",
+            master_key=self.alarm_key,
+            enforce_ssl=True,
+        )
+        self.alarm_topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.alarm_topic.topic_arn],
+                conditions={"ArnLike": {"aws:SourceArn": alarms_in_this_account}},
+            )
+        )
+        if alarm_email:
+            self.alarm_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+
+        errors = function.metric_errors(period=PERIOD, statistic="Sum", label="Errors")
+        invocations = function.metric_invocations(
+            period=PERIOD, statistic="Sum", label="Invocations"
+        )
+        throttles = function.metric_throttles(period=PERIOD, statistic="Sum", label="Throttles")
+        max_duration = function.metric_duration(
+            period=PERIOD, statistic="Maximum", label="Duration (max)"
+        )
+        avg_duration = function.metric_duration(
+            period=PERIOD, statistic="Average", label="Duration (avg)"
+        )
+        revisions = runner_metric(contract.METRIC_REVISIONS_APPLIED, "Sum", "Revisions applied")
+        failures = runner_metric(contract.METRIC_MIGRATION_FAILURES, "Sum", "Migration failures")
+        lock_wait = runner_metric(contract.METRIC_LOCK_WAIT_MS, "Maximum", "Lock wait ms (max)")
+
+        timeout_ms = timeout.to_milliseconds()
+        duration_threshold_ms = round(timeout_ms * duration_alarm_ratio)
+
+        self.errors_alarm = cloudwatch.Alarm(
+            self,
+            "ErrorsAlarm",
+            alarm_description="The migrations runner failed (function error) in the last 5 minutes.",
+            metric=errors,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.duration_alarm = cloudwatch.Alarm(
+            self,
+            "DurationAlarm",
+            alarm_description=(
+                f"A migration run took more than {round(duration_alarm_ratio * 100)}% of the "
+                f"{timeout.to_human_string()} timeout; split long migrations."
+            ),
+            metric=max_duration,
+            threshold=duration_threshold_ms,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.failures_alarm = cloudwatch.Alarm(
+            self,
+            "MigrationFailuresAlarm",
+            alarm_description="The runner reported a failed migration (MigrationFailures >= 1).",
+            metric=failures,
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarms = (self.errors_alarm, self.duration_alarm, self.failures_alarm)
+        for alarm in alarms:
+            alarm.add_alarm_action(cloudwatch_actions.SnsAction(self.alarm_topic))
+
+        self.dashboard = cloudwatch.Dashboard(
+            self,
+            "Dashboard",
+            dashboard_name=dashboard_name,
+            default_interval=cdk.Duration.days(7),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.TextWidget(
+                markdown=(
+                    "# Migration status\n"
+                    "Runs of the aurora-migrations runner and what they applied. "
+                    "Runner metrics come from namespace "
+                    f"`{contract.METRICS_NAMESPACE}`, service `{contract.SERVICE_NAME}`."
+                ),
+                width=24,
+                height=2,
+            ),
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(alarms), width=24, height=3),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Invocations, errors, throttles",
+                left=[invocations, errors, throttles],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Duration (ms)",
+                left=[max_duration, avg_duration],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=timeout_ms, label="Timeout"),
+                    cloudwatch.HorizontalAnnotation(
+                        value=duration_threshold_ms, label="Alarm threshold"
+                    ),
+                ],
+                width=12,
+            ),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Revisions applied, migration failures",
+                left=[revisions, failures],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(title="Migration lock wait (ms)", left=[lock_wait], width=12),
+        )

@@ -1,0 +1,104 @@
+"""DevEnvironmentStack: a sandbox VPC and Aurora cluster for the runner to migrate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.components.sandbox_database import DEFAULT_PORT, SandboxDatabase
+from infra.components.sandbox_network import SandboxNetwork
+
+
+@dataclass(frozen=True, kw_only=True)
+class DevEnvironmentProps:
+    """Sizing and safety settings of the sandbox; `app.py` picks them per environment."""
+
+    cluster_identifier: str
+    vpc_cidr: str = "10.42.0.0/16"
+    max_azs: int = 2
+    database_name: str = "app"
+    database_port: int = DEFAULT_PORT
+    min_capacity: float = 0.5
+    max_capacity: float = 2
+    deletion_protection: bool = False
+    removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY
+    backup_retention: cdk.Duration = field(default_factory=lambda: cdk.Duration.days(1))
+
+
+class DevEnvironmentStack(cdk.Stack):
+    """An isolated VPC with flow logs, and Aurora PostgreSQL Serverless v2 inside it."""
+
+    network: SandboxNetwork
+    database: SandboxDatabase
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        props: DevEnvironmentProps,
+        **stack_options: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **stack_options)
+        self.network = SandboxNetwork(
+            self,
+            "Network",
+            cidr=props.vpc_cidr,
+            max_azs=props.max_azs,
+            removal_policy=(
+                cdk.RemovalPolicy.DESTROY
+                if props.removal_policy == cdk.RemovalPolicy.DESTROY
+                else cdk.RemovalPolicy.RETAIN
+            ),
+        )
+        self.database = SandboxDatabase(
+            self,
+            "Database",
+            vpc=self.network.vpc,
+            subnets=self.network.subnets,
+            cluster_identifier=props.cluster_identifier,
+            database_name=props.database_name,
+            port=props.database_port,
+            min_capacity=props.min_capacity,
+            max_capacity=props.max_capacity,
+            deletion_protection=props.deletion_protection,
+            removal_policy=props.removal_policy,
+            backup_retention=props.backup_retention,
+        )
+
+        cdk.CfnOutput(self, "VpcId", value=self.network.vpc.vpc_id)
+        cdk.CfnOutput(
+            self, "ClusterEndpoint", value=self.database.cluster.cluster_endpoint.hostname
+        )
+        cdk.CfnOutput(self, "ClusterResourceId", value=self.database.cluster_resource_id)
+        cdk.CfnOutput(self, "SecretArn", value=self.database.secret.secret_arn)
+
+    # What MigrationsRunnerProps needs, named as it names them.
+    @property
+    def vpc(self) -> ec2.IVpc:
+        return self.network.vpc
+
+    @property
+    def subnets(self) -> ec2.SubnetSelection:
+        return self.network.subnets
+
+    @property
+    def database_security_group(self) -> ec2.ISecurityGroup:
+        return self.database.security_group
+
+    @property
+    def database_port(self) -> int:
+        return self.database.port
+
+    @property
+    def database_secret(self) -> secretsmanager.ISecret:
+        return self.database.secret
+
+    @property
+    def cluster_resource_id(self) -> str:
+        return self.database.cluster_resource_id

@@ -1,0 +1,156 @@
+"""MigrationsRunnerStack: the migrations Lambda next to an existing Aurora cluster."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra import contract
+from infra.bundling import runner_code
+from infra.components.function import (
+    ARCHITECTURE,
+    DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT,
+    RUNTIME,
+    MigrationsFunction,
+)
+from infra.components.monitoring import MigrationsMonitoring
+from infra.components.network import RunnerNetworkAccess
+from infra.components.permissions import IamDatabaseAuth, RunnerPermissions
+
+
+@dataclass(frozen=True, kw_only=True)
+class MigrationsRunnerProps:
+    """Where the database is, how to reach it, and how the runner is sized.
+
+    `subnets` should be private (isolated is fine: the runner needs no internet). With
+    `create_secrets_manager_endpoint=False`, egress 443 goes to
+    `secrets_manager_endpoint_security_group` if given, else to the VPC CIDR.
+    """
+
+    vpc: ec2.IVpc
+    subnets: ec2.SubnetSelection
+    database_security_group: ec2.ISecurityGroup
+    database_port: int
+    database_secret: secretsmanager.ISecret
+    iam_auth: IamDatabaseAuth | None = None
+    create_secrets_manager_endpoint: bool = True
+    secrets_manager_endpoint_security_group: ec2.ISecurityGroup | None = None
+    code: lambda_.Code | None = None  # None: the runner bundle, built by local bundling
+    function_name: str | None = None
+    timeout: cdk.Duration = field(default_factory=lambda: DEFAULT_TIMEOUT)
+    memory_size: int = DEFAULT_MEMORY_MB
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN  # log group and alarm key
+    alarm_email: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.database_port < 65536:
+            raise ValueError(f"database_port {self.database_port} is not a TCP port")
+
+
+def database_environment(props: MigrationsRunnerProps) -> dict[str, str]:
+    """The runner's connection settings (see runner/settings.py)."""
+    environment = {
+        contract.ENV_SECRET_ARN: props.database_secret.secret_arn,
+        contract.ENV_SSL_MODE: contract.SSL_MODE,
+        contract.ENV_IAM_AUTH: "true" if props.iam_auth else "false",
+    }
+    if props.iam_auth:
+        environment[contract.ENV_DB_USER] = props.iam_auth.db_user
+    return environment
+
+
+class MigrationsRunnerStack(cdk.Stack):
+    """Network access, the function, its permissions and its monitoring, wired together.
+
+    `props` may be a callable that receives this stack and returns the props, for resources
+    that must be imported into it (`Vpc.from_vpc_attributes(stack, ...)` and the like).
+    """
+
+    network: RunnerNetworkAccess
+    runner: MigrationsFunction
+    permissions: RunnerPermissions
+    monitoring: MigrationsMonitoring
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        props: MigrationsRunnerProps | Callable[[cdk.Stack], MigrationsRunnerProps],
+        **stack_options: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **stack_options)
+        if not isinstance(props, MigrationsRunnerProps):
+            props = props(self)
+        self.props = props
+
+        self.network = RunnerNetworkAccess(
+            self,
+            "Network",
+            vpc=props.vpc,
+            subnets=props.subnets,
+            database_security_group=props.database_security_group,
+            database_port=props.database_port,
+            create_secrets_manager_endpoint=props.create_secrets_manager_endpoint,
+            secrets_manager_endpoint_security_group=props.secrets_manager_endpoint_security_group,
+        )
+        self.runner = MigrationsFunction(
+            self,
+            "Runner",
+            code=props.code or runner_code(runtime=RUNTIME, architecture=ARCHITECTURE),
+            vpc=props.vpc,
+            subnets=props.subnets,
+            security_group=self.network.security_group,
+            environment=database_environment(props),
+            timeout=props.timeout,
+            memory_size=props.memory_size,
+            function_name=props.function_name,
+            log_retention=props.log_retention,
+            log_removal_policy=props.removal_policy,
+        )
+        self.permissions = RunnerPermissions(
+            self,
+            "Permissions",
+            role=self.runner.role,
+            secret=props.database_secret,
+            iam_auth=props.iam_auth,
+        )
+        # The function is usable (invokable) once it can read its secret and reach it.
+        self.runner.function.node.add_dependency(self.permissions.policy)
+        if self.network.secrets_manager_endpoint is not None:
+            self.runner.function.node.add_dependency(self.network.secrets_manager_endpoint)
+
+        self.monitoring = MigrationsMonitoring(
+            self,
+            "Monitoring",
+            function=self.runner.function,
+            timeout=props.timeout,
+            dashboard_name=f"{self.stack_name}-migration-status",
+            alarm_email=props.alarm_email,
+            removal_policy=props.removal_policy,
+        )
+
+        cdk.CfnOutput(
+            self,
+            "FunctionName",
+            value=self.runner.function.function_name,
+            description="aws lambda invoke --function-name <this> ...",
+        )
+        cdk.CfnOutput(self, "FunctionArn", value=self.runner.function.function_arn)
+        cdk.CfnOutput(self, "LogGroupName", value=self.runner.log_group.log_group_name)
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.monitoring.alarm_topic.topic_arn)
+        cdk.CfnOutput(
+            self,
+            "DashboardName",
+            value=self.monitoring.dashboard.dashboard_name,
+        )

@@ -1,0 +1,125 @@
+"""Helpers for the infra tests: bare stacks with bundling skipped, imported resources, lint."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks
+
+# Skips asset bundling for every stack (as `cdk synth --exclusively` does for the stacks it
+# does not select): the code asset becomes a placeholder and no build runs.
+NO_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
+
+AZS = ["eu-west-1a", "eu-west-1b"]
+SUBNET_IDS = ["subnet-0aaa1111", "subnet-0bbb2222"]
+VPC_CIDR = "10.99.0.0/16"
+DB_SG_ID = "sg-0db0000000000000d"
+ENDPOINT_SG_ID = "sg-0e0000000000000e"
+SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:aurora/master-AbCdEf"
+KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ISOLATED = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+
+# An existing cluster as an operator would describe it in cdk.json.
+EXISTING_DATABASE: dict[str, Any] = {
+    "vpcId": "vpc-0123456789abcdef0",
+    "availabilityZones": AZS,
+    "subnetIds": SUBNET_IDS,
+    "databaseSecurityGroupId": DB_SG_ID,
+    "databaseSecretArn": SECRET_ARN,
+    "secretKmsKeyArn": KEY_ARN,
+    "iamAuth": {"dbUser": "migrator", "clusterResourceId": "cluster-ABCDEFGHIJKLMNOP"},
+}
+
+
+def new_stack(context: Mapping[str, Any] | None = None) -> cdk.Stack:
+    """A bare, environment-agnostic stack in its own app, with bundling skipped."""
+    app = cdk.App(context={**NO_BUNDLING, **(context or {})})
+    return cdk.Stack(app, "Test")
+
+
+def imported_vpc(scope: cdk.Stack) -> ec2.IVpc:
+    return ec2.Vpc.from_vpc_attributes(
+        scope,
+        "Vpc",
+        vpc_id="vpc-0123456789abcdef0",
+        availability_zones=AZS,
+        isolated_subnet_ids=SUBNET_IDS,
+        vpc_cidr_block=VPC_CIDR,
+    )
+
+
+def imported_database_sg(scope: cdk.Stack) -> ec2.ISecurityGroup:
+    return ec2.SecurityGroup.from_security_group_id(scope, "DatabaseSg", DB_SG_ID)
+
+
+def imported_secret(scope: cdk.Stack, *, with_key: bool = False) -> secretsmanager.ISecret:
+    key = kms.Key.from_key_arn(scope, "SecretKey", KEY_ARN) if with_key else None
+    return secretsmanager.Secret.from_secret_attributes(
+        scope, "Secret", secret_complete_arn=SECRET_ARN, encryption_key=key
+    )
+
+
+def nag_findings(stack: cdk.Stack) -> list[str]:
+    """Unacknowledged AWS Solutions findings in `stack`, as "rule at path" lines."""
+    report = AwsSolutionsChecks().validate_scope(stack)
+    return [
+        f"{violation.rule_name} at {resource.construct_path}: {violation.description}"
+        for violation in report.violations
+        for resource in violation.violating_resources
+    ]
+
+
+def resources_of(template: Template, resource_type: str) -> list[dict[str, Any]]:
+    return list(template.find_resources(resource_type).values())
+
+
+def only_resource(template: Template, resource_type: str) -> dict[str, Any]:
+    found = resources_of(template, resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {len(found)}"
+    return found[0]
+
+
+def logical_id_of(template: Template, resource_type: str) -> str:
+    found = template.find_resources(resource_type)
+    assert len(found) == 1, f"expected one {resource_type}, found {len(found)}"
+    return next(iter(found))
+
+
+def iter_policy_statements(template: Template) -> Iterator[dict[str, Any]]:
+    """Every statement of every identity policy (AWS::IAM::Policy and inline role policies)."""
+    for policy in resources_of(template, "AWS::IAM::Policy"):
+        yield from policy["Properties"]["PolicyDocument"]["Statement"]
+    for role in resources_of(template, "AWS::IAM::Role"):
+        for inline in role["Properties"].get("Policies", []):
+            yield from inline["PolicyDocument"]["Statement"]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+LINT_REGIONS = ["us-east-1", "eu-west-1"]
+
+
+def cfn_lint_errors(template_path: Path) -> list[str]:
+    """cfn-lint errors (not warnings) in a synthesized template, checked in two regions."""
+    from cfnlint.api import ManualArgs, lint
+
+    matches = lint(template_path.read_text(), config=ManualArgs(regions=LINT_REGIONS))
+    return [
+        f"{match.rule.id} {match.message} ({template_path.name}:{match.linenumber})"
+        for match in matches
+        if match.rule.id.startswith("E")
+    ]
+
+
+def template_json(template: Template) -> str:
+    return json.dumps(template.to_json())

@@ -1,0 +1,193 @@
+"""MigrationsFunction: one arm64 Python function in private subnets, serialized and traced."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Template
+from infra_testkit import (
+    ISOLATED,
+    SUBNET_IDS,
+    imported_vpc,
+    logical_id_of,
+    nag_findings,
+    new_stack,
+    only_resource,
+)
+
+from infra.components.function import VPC_ENI_ACTIONS, MigrationsFunction, time_guard_margin_ms
+
+
+def build() -> cdk.Stack:
+    stack = new_stack()
+    vpc = imported_vpc(stack)
+    security_group = ec2.SecurityGroup(stack, "RunnerSg", vpc=vpc, allow_all_outbound=False)
+    MigrationsFunction(
+        stack,
+        "Runner",
+        code=lambda_.Code.from_inline("def handler(event, context):\n    return {}\n"),
+        vpc=vpc,
+        subnets=ISOLATED,
+        security_group=security_group,
+        environment={"DB_SECRET_ARN": "arn:example", "DB_IAM_AUTH": "false"},
+        function_name="aurora-migrations-test",
+    )
+    return stack
+
+
+@pytest.fixture(scope="module")
+def stack() -> cdk.Stack:
+    return build()
+
+
+@pytest.fixture(scope="module")
+def template(stack: cdk.Stack) -> Template:
+    return Template.from_stack(stack)
+
+
+@pytest.fixture(scope="module")
+def function(template: Template) -> dict[str, Any]:
+    return only_resource(template, "AWS::Lambda::Function")
+
+
+def test_runs_python_312_on_arm64_with_the_runner_handler(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Runtime": "python3.12",
+            "Architectures": ["arm64"],
+            "Handler": "runner.handler.handler",
+            "FunctionName": "aurora-migrations-test",
+        },
+    )
+
+
+def test_is_sized_for_migrations_and_stays_under_the_lambda_limit(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"MemorySize": 512, "Timeout": 600}
+    )
+
+
+def test_runs_one_at_a_time_and_is_never_retried(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"ReservedConcurrentExecutions": 1}
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {"MaximumRetryAttempts": 0, "Qualifier": "$LATEST"},
+    )
+
+
+def test_sits_in_the_given_subnets_behind_the_given_security_group(
+    template: Template, function: dict[str, Any]
+) -> None:
+    vpc_config = function["Properties"]["VpcConfig"]
+    assert vpc_config["SubnetIds"] == SUBNET_IDS
+    assert vpc_config["SecurityGroupIds"] == [
+        {"Fn::GetAtt": [logical_id_of(template, "AWS::EC2::SecurityGroup"), "GroupId"]}
+    ]
+
+
+def test_traces_with_xray(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"TracingConfig": {"Mode": "Active"}}
+    )
+
+
+def test_logs_json_to_its_own_log_group_kept_one_month(template: Template) -> None:
+    log_group = logical_id_of(template, "AWS::Logs::LogGroup")
+    template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": log_group}}},
+    )
+
+
+def test_environment_merges_runtime_settings_with_the_callers(function: dict[str, Any]) -> None:
+    assert function["Properties"]["Environment"]["Variables"] == {
+        "POWERTOOLS_SERVICE_NAME": "aurora-migrations",
+        "POWERTOOLS_METRICS_NAMESPACE": "AuroraMigrations",
+        "MIGRATION_TIME_GUARD_MARGIN_MS": "120000",
+        "DB_SECRET_ARN": "arn:example",
+        "DB_IAM_AUTH": "false",
+    }
+
+
+def test_role_has_only_eni_and_log_permissions_and_no_managed_policies(
+    template: Template,
+) -> None:
+    log_group = logical_id_of(template, "AWS::Logs::LogGroup")
+    role = only_resource(template, "AWS::IAM::Role")["Properties"]
+    assert "ManagedPolicyArns" not in role
+    inline = {p["PolicyName"]: p["PolicyDocument"]["Statement"] for p in role["Policies"]}
+    assert inline == {
+        "VpcNetworkInterfaces": [
+            {"Action": list(VPC_ENI_ACTIONS), "Effect": "Allow", "Resource": "*"}
+        ],
+        "WriteLogs": [
+            {
+                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                "Effect": "Allow",
+                "Resource": {"Fn::GetAtt": [log_group, "Arn"]},
+            }
+        ],
+    }
+    # CDK adds the X-Ray statement for active tracing to the role's default policy.
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Action": ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                        "Effect": "Allow",
+                        "Resource": "*",
+                    }
+                ]
+            }
+        },
+    )
+
+
+def test_its_wildcard_resources_and_runtime_pin_are_acknowledged(stack: cdk.Stack) -> None:
+    assert nag_findings(stack) == []
+
+
+@pytest.mark.parametrize(
+    ("timeout", "margin_ms"),
+    [
+        (cdk.Duration.minutes(10), 120_000),
+        (cdk.Duration.minutes(14), 168_000),
+        (cdk.Duration.minutes(2), 30_000),  # 20% would be 24 s; never below 30 s
+    ],
+)
+def test_time_guard_margin_is_a_fifth_of_the_timeout_at_least_30_seconds(
+    timeout: cdk.Duration, margin_ms: int
+) -> None:
+    assert time_guard_margin_ms(timeout) == margin_ms
+
+
+def test_rejects_a_timeout_that_leaves_no_time_to_migrate() -> None:
+    stack = new_stack()
+    vpc = imported_vpc(stack)
+    with pytest.raises(ValueError, match="leaves no time to migrate"):
+        MigrationsFunction(
+            stack,
+            "Runner",
+            code=lambda_.Code.from_inline("x = 1"),
+            vpc=vpc,
+            subnets=ISOLATED,
+            security_group=ec2.SecurityGroup(stack, "Sg", vpc=vpc),
+            environment={},
+            timeout=cdk.Duration.seconds(30),
+        )
+
+
+def test_default_log_group_is_retained(template: Template) -> None:
+    template.has_resource(
+        "AWS::Logs::LogGroup", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+    )
