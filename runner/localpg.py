@@ -125,6 +125,7 @@ class LocalCluster:
         self.password_file.chmod(0o644 if os.geteuid() == 0 else 0o600)
         self.port_file.write_text(str(free_port()))
         _give_to_server_user(self.root)
+        self._check_reachable()
         self._run(
             [
                 "initdb",
@@ -141,6 +142,15 @@ class LocalCluster:
         )
         if os.geteuid() == 0:
             self.password_file.chmod(0o600)
+
+    def _check_reachable(self) -> None:
+        """As root the server runs as `postgres`, which must be able to reach our folder."""
+        prefix = _as_server_user()
+        if prefix and subprocess.run([*prefix, "test", "-r", str(self.password_file)]).returncode:
+            raise LocalDatabaseError(
+                f"The {SERVER_USER} user cannot reach {self.root} (a parent folder is private). "
+                "Choose a folder it can traverse, e.g. with AURORA_MIGRATE_DEVDB_DIR."
+            )
 
     def start(self, *, extra_conf: dict[str, str] | None = None) -> None:
         """Start the server on 127.0.0.1 at the recorded port and wait until it answers."""
