@@ -24,15 +24,17 @@ PERIOD = cdk.Duration.minutes(5)
 DEFAULT_DURATION_ALARM_RATIO = 0.8
 
 
-def runner_metric(name: str, statistic: str, label: str) -> cloudwatch.Metric:
-    """One of the runner's own EMF metrics (namespace AuroraMigrations, service dimension)."""
+def runner_metric(name: str, statistic: str) -> cloudwatch.Metric:
+    """One of the runner's own EMF metrics (namespace AuroraMigrations, service dimension).
+
+    No unit: CloudWatch would then match only data points published with that exact unit.
+    """
     return cloudwatch.Metric(
         namespace=contract.METRICS_NAMESPACE,
         metric_name=name,
         dimensions_map=dict(contract.METRIC_DIMENSIONS),
         statistic=statistic,
         period=PERIOD,
-        label=label,
     )
 
 
@@ -102,20 +104,10 @@ class MigrationsMonitoring(Construct):
         if alarm_email:
             self.alarm_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
 
-        errors = function.metric_errors(period=PERIOD, statistic="Sum", label="Errors")
-        invocations = function.metric_invocations(
-            period=PERIOD, statistic="Sum", label="Invocations"
-        )
-        throttles = function.metric_throttles(period=PERIOD, statistic="Sum", label="Throttles")
-        max_duration = function.metric_duration(
-            period=PERIOD, statistic="Maximum", label="Duration (max)"
-        )
-        avg_duration = function.metric_duration(
-            period=PERIOD, statistic="Average", label="Duration (avg)"
-        )
-        revisions = runner_metric(contract.METRIC_REVISIONS_APPLIED, "Sum", "Revisions applied")
-        failures = runner_metric(contract.METRIC_MIGRATION_FAILURES, "Sum", "Migration failures")
-        lock_wait = runner_metric(contract.METRIC_LOCK_WAIT_MS, "Maximum", "Lock wait ms (max)")
+        # Alarm metrics carry no label: a label turns an alarm's metric into metric math.
+        errors = function.metric_errors(period=PERIOD, statistic="Sum")
+        max_duration = function.metric_duration(period=PERIOD, statistic="Maximum")
+        failures = runner_metric(contract.METRIC_MIGRATION_FAILURES, "Sum")
 
         timeout_ms = timeout.to_milliseconds()
         duration_threshold_ms = round(timeout_ms * duration_alarm_ratio)
@@ -179,12 +171,21 @@ class MigrationsMonitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Invocations, errors, throttles",
-                left=[invocations, errors, throttles],
+                left=[
+                    function.metric_invocations(
+                        period=PERIOD, statistic="Sum", label="Invocations"
+                    ),
+                    errors.with_(label="Errors"),
+                    function.metric_throttles(period=PERIOD, statistic="Sum", label="Throttles"),
+                ],
                 width=12,
             ),
             cloudwatch.GraphWidget(
                 title="Duration (ms)",
-                left=[max_duration, avg_duration],
+                left=[
+                    max_duration.with_(label="Maximum"),
+                    function.metric_duration(period=PERIOD, statistic="Average", label="Average"),
+                ],
                 left_annotations=[
                     cloudwatch.HorizontalAnnotation(value=timeout_ms, label="Timeout"),
                     cloudwatch.HorizontalAnnotation(
@@ -197,8 +198,20 @@ class MigrationsMonitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Revisions applied, migration failures",
-                left=[revisions, failures],
+                left=[
+                    runner_metric(contract.METRIC_REVISIONS_APPLIED, "Sum").with_(
+                        label="Revisions applied"
+                    ),
+                    failures.with_(label="Migration failures"),
+                ],
                 width=12,
             ),
-            cloudwatch.GraphWidget(title="Migration lock wait (ms)", left=[lock_wait], width=12),
+            cloudwatch.GraphWidget(
+                title="Migration lock wait (ms)",
+                left=[
+                    runner_metric(contract.METRIC_LOCK_WAIT_MS, "Maximum").with_(label="Maximum"),
+                    runner_metric(contract.METRIC_LOCK_WAIT_MS, "Average").with_(label="Average"),
+                ],
+                width=12,
+            ),
         )

@@ -1,0 +1,168 @@
+"""MigrationsMonitoring: alarms on errors, slow runs and failed migrations, and the dashboard."""
+
+from __future__ import annotations
+
+import json
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk.assertions import Match, Template
+from infra_testkit import logical_id_of, nag_findings, new_stack, resources_of
+
+from infra.components.monitoring import MigrationsMonitoring
+
+
+def build(*, alarm_email: str | None = None) -> cdk.Stack:
+    stack = new_stack()
+    function = lambda_.Function.from_function_arn(
+        stack, "Runner", "arn:aws:lambda:eu-west-1:111122223333:function:aurora-migrations-test"
+    )
+    MigrationsMonitoring(
+        stack,
+        "Monitoring",
+        function=function,
+        timeout=cdk.Duration.minutes(10),
+        dashboard_name="aurora-migrations-test-migration-status",
+        alarm_email=alarm_email,
+    )
+    return stack
+
+
+@pytest.fixture(scope="module")
+def stack() -> cdk.Stack:
+    return build()
+
+
+@pytest.fixture(scope="module")
+def template(stack: cdk.Stack) -> Template:
+    return Template.from_stack(stack)
+
+
+FUNCTION_DIMENSION = [{"Name": "FunctionName", "Value": "aurora-migrations-test"}]
+
+
+def test_alarms_on_any_function_error_in_five_minutes(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Errors",
+            "Dimensions": FUNCTION_DIMENSION,
+            "Statistic": "Sum",
+            "Period": 300,
+            "EvaluationPeriods": 1,
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+            "TreatMissingData": "notBreaching",
+        },
+    )
+
+
+def test_alarms_when_a_run_takes_more_than_80_percent_of_the_timeout(
+    template: Template,
+) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AWS/Lambda",
+            "MetricName": "Duration",
+            "Dimensions": FUNCTION_DIMENSION,
+            "Statistic": "Maximum",
+            "Period": 300,
+            "Threshold": 480_000,  # ms: 80% of 10 minutes
+            "ComparisonOperator": "GreaterThanThreshold",
+        },
+    )
+
+
+def test_alarms_on_failures_the_runner_reports(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "AuroraMigrations",
+            "MetricName": "MigrationFailures",
+            "Dimensions": [{"Name": "service", "Value": "aurora-migrations"}],
+            "Statistic": "Sum",
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        },
+    )
+
+
+def test_every_alarm_notifies_the_encrypted_alarm_topic(template: Template) -> None:
+    topic = logical_id_of(template, "AWS::SNS::Topic")
+    key = logical_id_of(template, "AWS::KMS::Key")
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 3
+    for alarm in alarms:
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}]
+    template.has_resource_properties(
+        "AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key, "Arn"]}}
+    )
+    template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
+
+
+def test_cloudwatch_may_publish_to_the_topic_and_use_its_key(template: Template) -> None:
+    cloudwatch = {"Service": "cloudwatch.amazonaws.com"}
+    template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Action": "sns:Publish", "Effect": "Allow", "Principal": cloudwatch}
+                        )
+                    ]
+                )
+            }
+        },
+    )
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                                "Principal": cloudwatch,
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+
+
+def test_dashboard_shows_invocations_errors_duration_and_runner_metrics(
+    template: Template,
+) -> None:
+    template.has_resource_properties(
+        "AWS::CloudWatch::Dashboard",
+        {"DashboardName": "aurora-migrations-test-migration-status"},
+    )
+    body = json.dumps(resources_of(template, "AWS::CloudWatch::Dashboard")[0])
+    for metric in ("Invocations", "Errors", "Duration", "Throttles"):
+        assert f'\\"AWS/Lambda\\",\\"{metric}\\"' in body, metric
+    for metric in ("RevisionsApplied", "MigrationFailures", "LockWaitMs"):
+        assert f'\\"AuroraMigrations\\",\\"{metric}\\",\\"service\\",\\"aurora-migrations\\"' in body, metric
+    assert "Migration status" in body
+
+
+def test_no_email_subscription_unless_asked(template: Template) -> None:
+    template.resource_count_is("AWS::SNS::Subscription", 0)
+
+
+def test_subscribes_the_alarm_email() -> None:
+    template = Template.from_stack(build(alarm_email="dba@example.com"))
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "dba@example.com"}
+    )
+
+
+def test_is_nag_clean(stack: cdk.Stack) -> None:
+    assert nag_findings(stack) == []

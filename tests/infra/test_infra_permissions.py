@@ -1,0 +1,103 @@
+"""RunnerPermissions: the one secret, its key if customer-managed, one database user."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_iam as iam
+from aws_cdk.assertions import Template
+from infra_testkit import KEY_ARN, SECRET_ARN, imported_secret, nag_findings, new_stack
+
+from infra.components.permissions import IamDatabaseAuth, RunnerPermissions
+
+READ_SECRET = {
+    "Sid": "ReadDatabaseSecret",
+    "Action": "secretsmanager:GetSecretValue",
+    "Effect": "Allow",
+    "Resource": SECRET_ARN,
+}
+DECRYPT_SECRET = {
+    "Sid": "DecryptDatabaseSecret",
+    "Action": "kms:Decrypt",
+    "Effect": "Allow",
+    "Resource": KEY_ARN,
+    "Condition": {
+        "StringEquals": {
+            "kms:ViaService": {
+                "Fn::Join": ["", ["secretsmanager.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]
+            }
+        }
+    },
+}
+CONNECT_AS_MIGRATOR = {
+    "Sid": "ConnectAsMigrationUser",
+    "Action": "rds-db:connect",
+    "Effect": "Allow",
+    "Resource": {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":rds-db:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                ":dbuser:cluster-ABCDEFGHIJKLMNOP/migrator",
+            ],
+        ]
+    },
+}
+
+
+def build(*, with_key: bool, iam_auth: IamDatabaseAuth | None) -> cdk.Stack:
+    stack = new_stack()
+    role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+    RunnerPermissions(
+        stack,
+        "Permissions",
+        role=role,
+        secret=imported_secret(stack, with_key=with_key),
+        iam_auth=iam_auth,
+    )
+    return stack
+
+
+def statements(template: Template) -> list[dict[str, Any]]:
+    policies = list(template.find_resources("AWS::IAM::Policy").values())
+    assert len(policies) == 1
+    result: list[dict[str, Any]] = policies[0]["Properties"]["PolicyDocument"]["Statement"]
+    return result
+
+
+@pytest.mark.parametrize(
+    ("with_key", "iam_auth", "expected"),
+    [
+        pytest.param(False, None, [READ_SECRET], id="secret-only"),
+        pytest.param(True, None, [READ_SECRET, DECRYPT_SECRET], id="customer-managed-key"),
+        pytest.param(
+            True,
+            IamDatabaseAuth(db_user="migrator", cluster_resource_id="cluster-ABCDEFGHIJKLMNOP"),
+            [READ_SECRET, DECRYPT_SECRET, CONNECT_AS_MIGRATOR],
+            id="key-and-iam-auth",
+        ),
+        pytest.param(
+            False,
+            IamDatabaseAuth(db_user="migrator", cluster_resource_id="cluster-ABCDEFGHIJKLMNOP"),
+            [READ_SECRET, CONNECT_AS_MIGRATOR],
+            id="iam-auth",
+        ),
+    ],
+)
+def test_policy_names_exactly_the_secret_its_key_and_the_database_user(
+    with_key: bool, iam_auth: IamDatabaseAuth | None, expected: list[dict[str, Any]]
+) -> None:
+    stack = build(with_key=with_key, iam_auth=iam_auth)
+    template = Template.from_stack(stack)
+    assert statements(template) == expected
+    role = next(iter(template.find_resources("AWS::IAM::Role")))
+    template.has_resource_properties("AWS::IAM::Policy", {"Roles": [{"Ref": role}]})
+    assert nag_findings(stack) == []
+
