@@ -7,19 +7,20 @@ Every revision runs in its own transaction (`transaction_per_migration=True`).
 """
 
 from logging.config import fileConfig
+from typing import Any
 
-from alembic import context
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
+from alembic import context
 from runner.alembic_support import cli_database_url, is_authoring, number_new_revision
 
 config = context.config
 if config.config_file_name and not config.attributes.get("managed_by_runner"):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-COMMON = {
+COMMON: dict[str, Any] = {
     "transaction_per_migration": True,
     "process_revision_directives": number_new_revision,
 }
@@ -55,7 +56,11 @@ def run_migrations_online() -> None:
         run_on(given)
         return
     # pytest-alembic hands over an Engine; plain `alembic` commands get nothing.
-    engine = given if isinstance(given, Engine) else create_engine(cli_database_url(), poolclass=NullPool)
+    engine = (
+        given
+        if isinstance(given, Engine)
+        else create_engine(cli_database_url(), poolclass=NullPool)
+    )
     with engine.connect() as connection:
         run_on(connection)
         connection.commit()

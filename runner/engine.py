@@ -90,7 +90,8 @@ class MigrationEngine:
         )
         try:
             revisions.validate_target(self.script, request.revision)
-            result = getattr(self, f"_{request.command}")(run)
+            command: Callable[[_Run], Result] = getattr(self, f"_{request.command}")
+            result = command(run)
         except AuroraMigrationsError as exc:
             log_event(
                 "run.failed",
@@ -182,7 +183,7 @@ class MigrationEngine:
             pending=[s.revision for s in steps],
             heads=list(self.script.get_heads()),
             sql=buffer.getvalue(),
-            message=f"{'upgrade' if upgrading else 'downgrade'}: {len(steps)} revision(s), nothing run",
+            message=f"{'up' if upgrading else 'down'}grade: {len(steps)} revision(s), none run",
         )
 
     def _upgrade(self, run: _Run) -> Result:
@@ -250,12 +251,11 @@ class MigrationEngine:
         self, target: str, current: list[str]
     ) -> tuple[list[revisions.Step], bool]:
         """`sql` works out the direction itself: down when the target is behind the database."""
+        problem: InvalidTarget | None = None
         try:
             up = self._plan("up", target, current)
         except InvalidTarget as exc:
             up, problem = [], exc
-        else:
-            problem = None
         if up:
             return up, True
         try:
@@ -344,7 +344,11 @@ class MigrationEngine:
         """Name the revision, the database error and the state the database is in now."""
         step: revisions.Step | None = run.in_flight
         state = self._state_after_failure(conn)
-        name = f"Revision {step.revision} ({step.description})" if step else "The run, before any revision,"
+        name = (
+            f"Revision {step.revision} ({step.description})"
+            if step
+            else "The run, before any revision,"
+        )
         kept = [a.revision for a in run.applied]
         orig = getattr(exc, "orig", None)
         kind: type[MigrationFailed] = MigrationFailed
@@ -354,11 +358,15 @@ class MigrationEngine:
             hint = "Raise MIGRATION_STATEMENT_TIMEOUT_MS, or split the revision."
         elif isinstance(orig, psycopg2.errors.LockNotAvailable):
             kind = LockTimeout
-            hint = "Another session holds a lock on the table; retry, or raise MIGRATION_LOCK_TIMEOUT_MS."
+            hint = "Another session holds a table lock: retry, or raise MIGRATION_LOCK_TIMEOUT_MS."
         return kind(
             f"{name} failed and was rolled back: {driver_message(exc)}. "
             f"The database is now at {_state(state)}"
-            + (f"; revisions applied before it in this run stay applied: {', '.join(kept)}" if kept else "")
+            + (
+                f"; revisions applied before it in this run stay applied: {', '.join(kept)}"
+                if kept
+                else ""
+            )
             + f". {hint}",
             revision=step.revision if step else None,
             database_error=driver_message(exc),
@@ -378,7 +386,9 @@ class MigrationEngine:
 
     # --- plumbing ------------------------------------------------------------------------------
 
-    def _config(self, *, connection: Connection | None = None, output: io.StringIO | None = None) -> Config:
+    def _config(
+        self, *, connection: Connection | None = None, output: io.StringIO | None = None
+    ) -> Config:
         config = Config(str(self.settings.alembic_ini), output_buffer=output, stdout=io.StringIO())
         config.attributes["managed_by_runner"] = True
         config.attributes["connection"] = connection

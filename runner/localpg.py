@@ -36,6 +36,8 @@ def find_bindir() -> Path:
     on_path = shutil.which("initdb")
     if on_path:
         candidates.append(Path(on_path).resolve().parent)
+    # Debian and Ubuntu keep server binaries out of PATH, one folder per major version.
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
     for candidate in candidates:
         if all((candidate / tool).exists() for tool in _TOOLS):
             return candidate
@@ -221,9 +223,7 @@ class LocalCluster:
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            result = self._run(
-                ["pg_isready", "-h", "127.0.0.1", "-p", str(self.port)], check=False
-            )
+            result = self._run(["pg_isready", "-h", "127.0.0.1", "-p", str(self.port)], check=False)
             if result.returncode == 0:
                 return
             time.sleep(0.1)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import psycopg2.errors
 import sqlalchemy as sa
@@ -50,8 +50,6 @@ def migration_lock(conn: Connection, *, wait_s: float) -> Iterator[int]:
     try:
         yield waited_ms
     finally:
-        try:
+        with suppress(sa.exc.DBAPIError):  # if the connection is gone, so is the lock
             conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-        except sa.exc.DBAPIError:
-            pass  # the connection is gone, and the lock with it
         log_event("lock.released")

@@ -51,7 +51,7 @@ def versions(url: URL) -> list[str]:
 def test_upgrade_creates_dry_run_log_exactly(database_url: URL, logs: LogCapture) -> None:
     result = engine_for(settings_for(database_url)).run(Request("upgrade", "head"))
     data = result.to_dict()
-    assert RESULT_KEYS <= set(data)
+    assert set(data) >= RESULT_KEYS
     assert data["ok"] is True and data["before"] == [] and data["after"] == ["0017"]
     assert [(a["revision"], a["direction"]) for a in data["applied"]] == [("0017", "up")]
     assert data["pending"] == []
@@ -76,13 +76,19 @@ def test_upgrade_creates_dry_run_log_exactly(database_url: URL, logs: LogCapture
     ]
     assert all(c[5] for c in columns), "every column has a comment"
     assert scalar(database_url, "SELECT obj_description('dry_run_log'::regclass, 'pg_class')")
-    assert scalar(
-        database_url,
-        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
-        " AND a.attnum = i.indkey[0] WHERE i.indrelid = 'dry_run_log'::regclass"
-        " AND i.indisprimary",
-    ) == "log_id"
-    indexes = dict(rows(database_url, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'dry_run_log'"))
+    assert (
+        scalar(
+            database_url,
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid"
+            " AND a.attnum = i.indkey[0] WHERE i.indrelid = 'dry_run_log'::regclass"
+            " AND i.indisprimary",
+        )
+        == "log_id"
+    )
+    found = rows(
+        database_url, "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'dry_run_log'"
+    )
+    indexes = {str(name): str(definition) for name, definition in found}
     assert indexes["idx_dry_run_tenant"].endswith("(tenant_id, created_at DESC)")
     assert indexes["idx_dry_run_canal"].endswith("(canal_decidido)")
     assert indexes["idx_dry_run_ambiente"].endswith("(ambiente, created_at DESC)")
@@ -113,7 +119,10 @@ def test_downgrade_needs_confirm_equal_to_current(database_url: URL) -> None:
     assert [(a.revision, a.direction) for a in result.applied] == [("0017", "down")]
     assert result.after == [] and versions(database_url) == []
     assert scalar(database_url, "SELECT to_regclass('dry_run_log') IS NULL")
-    assert scalar(database_url, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'idx_dry_run%'") == 0
+    assert (
+        scalar(database_url, "SELECT count(*) FROM pg_indexes WHERE indexname LIKE 'idx_dry_run%'")
+        == 0
+    )
 
 
 def test_stamp_needs_confirm_and_runs_nothing(database_url: URL) -> None:
@@ -134,7 +143,9 @@ def test_sql_shows_the_pending_sql_and_changes_nothing(database_url: URL) -> Non
     result = engine.run(Request("sql", "head"))
     assert result.sql is not None
     assert "CREATE TABLE dry_run_log" in result.sql
-    assert "CREATE INDEX idx_dry_run_tenant ON dry_run_log (tenant_id, created_at DESC)" in result.sql
+    assert (
+        "CREATE INDEX idx_dry_run_tenant ON dry_run_log (tenant_id, created_at DESC)" in result.sql
+    )
     assert "INSERT INTO alembic_version (version_num) VALUES ('0017')" in result.sql
     assert result.applied == [] and result.pending == ["0017"]
     assert scalar(database_url, "SELECT to_regclass('alembic_version') IS NULL")
@@ -151,13 +162,18 @@ def test_current_history_and_heads(database_url: URL, tmp_path: Path) -> None:
     assert current.after == ["0002"] and current.pending == ["0003", "0004"]
     history = engine.run(Request("history")).to_dict()
     assert [(r["revision"], r["applied"]) for r in history["revisions"]] == [
-        ("0001", True), ("0002", True), ("0003", False), ("0004", False)
+        ("0001", True),
+        ("0002", True),
+        ("0003", False),
+        ("0004", False),
     ]
     assert history["revisions"][0]["applied_at"]
     assert engine.run(Request("heads")).heads == ["0004"]
 
 
-def test_failing_revision_rolls_back_alone(database_url: URL, tmp_path: Path, logs: LogCapture) -> None:
+def test_failing_revision_rolls_back_alone(
+    database_url: URL, tmp_path: Path, logs: LogCapture
+) -> None:
     engine = engine_for(settings_for(database_url, "failing", tmp_path))
     with pytest.raises(MigrationFailed) as failed:
         engine.run(Request("upgrade", "head"))
@@ -237,7 +253,9 @@ def test_database_ahead_of_the_project_is_refused(database_url: URL) -> None:
     assert versions(database_url) == ["0099"]
 
 
-def test_time_guard_stops_between_revisions(database_url: URL, tmp_path: Path, logs: LogCapture) -> None:
+def test_time_guard_stops_between_revisions(
+    database_url: URL, tmp_path: Path, logs: LogCapture
+) -> None:
     engine = engine_for(settings_for(database_url, "chain", tmp_path, time_guard_margin_ms=1000))
     budget = iter([5000, 5000, 10])  # enough time for two revisions, then not
     result = engine.run(Request("upgrade"), remaining_ms=lambda: next(budget))

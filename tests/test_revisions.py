@@ -55,17 +55,32 @@ def test_next_number() -> None:
 
 def test_alembic_revision_picks_the_next_number_without_a_database(tmp_path: Path) -> None:
     """Authors run plain `alembic revision -m ...`; no database or DATABASE_URL is needed."""
-    shutil.copytree(REPO / "alembic", tmp_path / "alembic", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        REPO / "alembic", tmp_path / "alembic", ignore=shutil.ignore_patterns("__pycache__")
+    )
     shutil.copy(REPO / "alembic.ini", tmp_path / "alembic.ini")
     alembic = Path(sys.executable).parent / "alembic"
     for message, expected in (("add send channel", "0018"), ("add index on lead", "0019")):
         done = subprocess.run(
             [str(alembic), "revision", "-m", message],
-            cwd=tmp_path, capture_output=True, text=True, timeout=60,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert done.returncode == 0, done.stderr
         created = tmp_path / "alembic" / "versions" / f"{expected}_{message.replace(' ', '_')}.py"
-        assert created.exists(), sorted(p.name for p in (tmp_path / "alembic" / "versions").iterdir())
+        assert created.exists(), sorted(
+            p.name for p in (tmp_path / "alembic" / "versions").iterdir()
+        )
         text = created.read_text()
         assert f'revision: str = "{expected}"' in text
     assert 'down_revision: str | Sequence[str] | None = "0018"' in text
+
+
+def test_readme_documents_every_setting() -> None:
+    from runner.settings import ENVIRONMENT
+
+    readme = (REPO / "README.md").read_text()
+    missing = [name for name in ENVIRONMENT if f"`{name}`" not in readme]
+    assert not missing, f"README's Configuration table lacks {missing}"
