@@ -68,7 +68,8 @@ def test_the_secret_is_read_once_across_warm_invocations(
 ) -> None:
     """The handler caches the engine and its source; the secret is not read per invocation."""
     reads = count_reads(secrets_client)
-    engine = engine_for(settings_for(tls_db, aws.create_secret(tls_db.secret_value())), secrets_client)
+    arn = aws.create_secret(tls_db.secret_value())
+    engine = engine_for(settings_for(tls_db, arn), secrets_client)
 
     engine.run(UPGRADE)
     engine.run(CURRENT)
