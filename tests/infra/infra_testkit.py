@@ -22,7 +22,7 @@ AZS = ["eu-west-1a", "eu-west-1b"]
 SUBNET_IDS = ["subnet-0aaa1111", "subnet-0bbb2222"]
 VPC_CIDR = "10.99.0.0/16"
 DB_SG_ID = "sg-0db0000000000000d"
-ENDPOINT_SG_ID = "sg-0e0000000000000e"
+ENDPOINT_SG_ID = "sg-0e00000000000000e"
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:aurora/master-AbCdEf"
 KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ISOLATED = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)

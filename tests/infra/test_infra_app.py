@@ -1,0 +1,226 @@
+"""The whole app per environment: it synthesizes offline, passes cdk-nag and cfn-lint."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_sns as sns
+from aws_cdk import cx_api
+from aws_cdk.assertions import Template
+from infra_testkit import (
+    ENDPOINT_SG_ID,
+    EXISTING_DATABASE,
+    NO_BUNDLING,
+    SECRET_ARN,
+    cfn_lint_errors,
+    nag_findings,
+)
+
+from infra.application import EnvironmentStacks, build
+from infra.errors import ConfigurationError
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+CONTEXTS: dict[str, dict[str, Any]] = {
+    "dev": {"env": "dev"},
+    "staging": {"env": "staging"},
+    "prod": {"env": "prod", "alarmEmail": "dba@example.com"},
+    # An existing cluster with a customer-managed key and IAM auth, given as cdk.json would.
+    "prod-existing": {"env": "prod", "existingDatabase": {"prod": EXISTING_DATABASE}},
+    # An existing VPC that already has a Secrets Manager endpoint, given as --context would.
+    "staging-existing-endpoint": {
+        "env": "staging",
+        "existingDatabase": json.dumps(
+            {
+                "staging": {
+                    **EXISTING_DATABASE,
+                    "iamAuth": None,
+                    "secretKmsKeyArn": None,
+                    "createSecretsManagerEndpoint": False,
+                    "secretsManagerEndpointSecurityGroupId": ENDPOINT_SG_ID,
+                }
+            }
+        ),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    name: str
+    stacks: EnvironmentStacks
+    assembly: cx_api.CloudAssembly
+    outdir: Path
+
+
+@pytest.fixture(scope="module", params=list(CONTEXTS))
+def synthesized(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    name: str = request.param
+    outdir = tmp_path_factory.mktemp(name)
+    app = cdk.App(context={**NO_BUNDLING, **CONTEXTS[name]}, outdir=str(outdir))
+    stacks = build(app)
+    assembly = app.synth()  # cdk-nag runs here and raises on any unacknowledged finding
+    return Synthesized(name=name, stacks=stacks, assembly=assembly, outdir=outdir)
+
+
+def test_synth_passes_cdk_nag(synthesized: Synthesized) -> None:
+    report_file = synthesized.outdir / "validation-report.json"
+    if report_file.exists():
+        report = json.loads(report_file.read_text())
+        violations = [
+            violation
+            for plugin in report.get("pluginReports", [])
+            for violation in plugin.get("violations", [])
+        ]
+        assert violations == []
+    for stack in (synthesized.stacks.runner, synthesized.stacks.database):
+        if stack is not None:
+            assert nag_findings(stack) == [], stack.stack_name
+
+
+def test_every_template_passes_cfn_lint(synthesized: Synthesized) -> None:
+    templates = [Path(stack.template_full_path) for stack in synthesized.assembly.stacks]
+    assert templates
+    errors = [error for template in templates for error in cfn_lint_errors(template)]
+    assert errors == []
+
+
+def test_stacks_are_named_per_environment_and_environment_agnostic(
+    synthesized: Synthesized,
+) -> None:
+    env = synthesized.stacks.settings.name
+    names = {stack.stack_name for stack in synthesized.assembly.stacks}
+    expected = {f"AuroraMigrations-{env}-Runner"}
+    if synthesized.stacks.database is not None:
+        expected.add(f"AuroraMigrations-{env}-Database")
+    assert names == expected
+    for stack in synthesized.assembly.stacks:
+        assert stack.environment.account == "unknown-account"
+        assert stack.environment.region == "unknown-region"
+
+
+def test_function_is_named_for_its_environment(synthesized: Synthesized) -> None:
+    env = synthesized.stacks.settings.name
+    Template.from_stack(synthesized.stacks.runner).has_resource_properties(
+        "AWS::Lambda::Function", {"FunctionName": f"aurora-migrations-{env}"}
+    )
+
+
+def test_only_prod_is_termination_protected(synthesized: Synthesized) -> None:
+    protected = synthesized.stacks.settings.name == "prod"
+    for stack in synthesized.assembly.stacks:
+        assert stack.termination_protection is protected
+
+
+def test_existing_database_is_imported_not_created(synthesized: Synthesized) -> None:
+    runner = Template.from_stack(synthesized.stacks.runner)
+    runner.resource_count_is("AWS::RDS::DBCluster", 0)
+    if "existing" not in synthesized.name:
+        assert synthesized.stacks.database is not None
+        return
+    assert synthesized.stacks.database is None
+    runner.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": {"DB_SECRET_ARN": SECRET_ARN}}},
+    )
+
+
+def test_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
+    app = cdk.App(context={**NO_BUNDLING, "env": "dev"}, outdir=str(tmp_path))
+    stacks = build(app)
+    sns.Topic(stacks.runner, "UnencryptedTopic")  # no TLS-only topic policy
+    assert any("AwsSolutions-SNS3" in finding for finding in nag_findings(stacks.runner))
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    report = (tmp_path / "validation-report.json").read_text()
+    assert "AwsSolutions-SNS3" in report
+    assert "UnencryptedTopic" in report
+
+
+def test_cfn_lint_reports_errors(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.template.json"
+    broken.write_text(
+        json.dumps(
+            {
+                "Resources": {
+                    "Fn": {
+                        "Type": "AWS::Lambda::Function",
+                        "Properties": {"Runtime": "python3.12", "MemorySize": 1},
+                    }
+                }
+            }
+        )
+    )
+    assert cfn_lint_errors(broken) != []
+
+
+@pytest.mark.parametrize(
+    ("context", "message"),
+    [
+        ({"env": "qa"}, "unknown environment 'qa'"),
+        ({"existingDatabase": {"qa": {}}}, "unknown environments"),
+        ({"existingDatabase": "{not json"}, "not valid JSON"),
+        ({"existingDatabase": {"dev": {"vpcId": "vpc-1"}}}, "missing"),
+        (
+            {"existingDatabase": {"dev": {**EXISTING_DATABASE, "subnetIds": ["subnet-1"]}}},
+            "one subnet per availability zone",
+        ),
+        (
+            {"existingDatabase": {"dev": {**EXISTING_DATABASE, "vpcIdd": "typo"}}},
+            "unknown \\['vpcIdd'\\]",
+        ),
+        (
+            {
+                "existingDatabase": {
+                    "dev": {**EXISTING_DATABASE, "createSecretsManagerEndpoint": False}
+                }
+            },
+            "secretsManagerEndpointSecurityGroupId or vpcCidrBlock",
+        ),
+    ],
+)
+def test_bad_context_is_refused_with_what_to_change(
+    context: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        build(cdk.App(context={**NO_BUNDLING, **context}))
+
+
+def run_app(tmp_path: Path, context: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "CDK_OUTDIR": str(tmp_path),
+        "CDK_CONTEXT_JSON": json.dumps({**NO_BUNDLING, **context}),
+    }
+    return subprocess.run(
+        [sys.executable, "infra/app.py"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_python_infra_app_py_synthesizes_from_the_repo_root(tmp_path: Path) -> None:
+    result = run_app(tmp_path, {"env": "staging"})
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert {"AuroraMigrations-staging-Database", "AuroraMigrations-staging-Runner"} <= set(
+        manifest["artifacts"]
+    )
+
+
+def test_python_infra_app_py_reports_bad_context_and_exits_2(tmp_path: Path) -> None:
+    result = run_app(tmp_path, {"env": "qa"})
+    assert result.returncode == 2
+    assert "FAILED: unknown environment 'qa'" in result.stderr

@@ -1,0 +1,140 @@
+"""DevEnvironmentStack: an isolated VPC with flow logs, and Aurora Serverless v2 with IAM auth."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+from infra_testkit import NO_BUNDLING, logical_id_of, nag_findings, resources_of
+
+from infra.components.sandbox_database import ENGINE_VERSION
+from infra.stacks.dev_environment import DevEnvironmentProps, DevEnvironmentStack
+
+
+def sandbox(**props: object) -> DevEnvironmentStack:
+    return DevEnvironmentStack(
+        cdk.App(context=NO_BUNDLING),
+        "Sandbox",
+        props=DevEnvironmentProps(cluster_identifier="aurora-migrations-test", **props),  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture(scope="module")
+def dev() -> DevEnvironmentStack:
+    return sandbox()
+
+
+@pytest.fixture(scope="module")
+def template(dev: DevEnvironmentStack) -> Template:
+    return Template.from_stack(dev)
+
+
+def test_vpc_has_isolated_subnets_only_and_no_way_out(template: Template) -> None:
+    template.resource_count_is("AWS::EC2::VPC", 1)
+    template.resource_count_is("AWS::EC2::Subnet", 2)
+    template.resource_count_is("AWS::EC2::NatGateway", 0)
+    template.resource_count_is("AWS::EC2::InternetGateway", 0)
+    template.resource_count_is("AWS::EC2::Route", 0)
+    for subnet in resources_of(template, "AWS::EC2::Subnet"):
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+    template.has_resource_properties(
+        "AWS::EC2::VPC",
+        {"CidrBlock": "10.42.0.0/16", "EnableDnsHostnames": True, "EnableDnsSupport": True},
+    )
+
+
+def test_vpc_flow_logs_go_to_a_log_group_kept_one_month(template: Template) -> None:
+    vpc = logical_id_of(template, "AWS::EC2::VPC")
+    template.has_resource_properties(
+        "AWS::EC2::FlowLog",
+        {
+            "ResourceId": {"Ref": vpc},
+            "ResourceType": "VPC",
+            "TrafficType": "ALL",
+            "LogDestinationType": "cloud-watch-logs",
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Logs::LogGroup",
+        {"RetentionInDays": 30, "LogGroupName": Match.absent()},
+    )
+
+
+def test_cluster_is_aurora_postgres_16_serverless_v2_encrypted_with_iam_auth(
+    template: Template,
+) -> None:
+    assert ENGINE_VERSION.aurora_postgres_major_version == "16"
+    template.has_resource_properties(
+        "AWS::RDS::DBCluster",
+        {
+            "Engine": "aurora-postgresql",
+            "EngineVersion": ENGINE_VERSION.aurora_postgres_full_version,
+            "ServerlessV2ScalingConfiguration": {"MinCapacity": 0.5, "MaxCapacity": 2},
+            "EnableIAMDatabaseAuthentication": True,
+            "StorageEncrypted": True,
+            "DeletionProtection": False,
+            "Port": 5432,
+            "DBClusterIdentifier": "aurora-migrations-test",
+            "EnableCloudwatchLogsExports": ["postgresql"],
+        },
+    )
+    template.has_resource_properties(
+        "AWS::RDS::DBInstance",
+        {"DBInstanceClass": "db.serverless", "Engine": "aurora-postgresql"},
+    )
+    template.resource_count_is("AWS::RDS::DBInstance", 1)
+
+
+def test_cluster_insists_on_tls(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::RDS::DBClusterParameterGroup",
+        {"Parameters": {"rds.force_ssl": "1"}},
+    )
+
+
+def test_master_credentials_are_a_generated_secret(template: Template) -> None:
+    template.has_resource_properties(
+        "AWS::SecretsManager::Secret",
+        {
+            "GenerateSecretString": Match.object_like(
+                {
+                    "GenerateStringKey": "password",
+                    "SecretStringTemplate": '{"username":"aurora_admin"}',
+                }
+            )
+        },
+    )
+
+
+def test_database_security_group_admits_nobody_by_itself(template: Template) -> None:
+    template.resource_count_is("AWS::EC2::SecurityGroupIngress", 0)
+    for group in resources_of(template, "AWS::EC2::SecurityGroup"):
+        assert "SecurityGroupIngress" not in group["Properties"]
+
+
+def test_dev_cluster_is_disposable(template: Template) -> None:
+    template.has_resource("AWS::RDS::DBCluster", {"DeletionPolicy": "Delete"})
+
+
+def test_prod_settings_protect_the_cluster() -> None:
+    template = Template.from_stack(
+        sandbox(deletion_protection=True, removal_policy=cdk.RemovalPolicy.SNAPSHOT)
+    )
+    template.has_resource(
+        "AWS::RDS::DBCluster",
+        {
+            "DeletionPolicy": "Snapshot",
+            "Properties": Match.object_like({"DeletionProtection": True}),
+        },
+    )
+
+
+def test_exposes_what_the_runner_stack_needs(dev: DevEnvironmentStack) -> None:
+    assert dev.database_port == 5432
+    assert dev.subnets.subnet_type is not None
+    assert dev.database_secret is dev.database.secret
+    assert dev.vpc is dev.network.vpc
+
+
+def test_has_no_unacknowledged_nag_findings(dev: DevEnvironmentStack) -> None:
+    assert nag_findings(dev) == []
