@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack
+from contextlib import ExitStack, closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,7 +233,7 @@ class MigrationEngine:
             target=target,
             heads=list(self.script.get_heads()),
             lock_wait_ms=lock_wait_ms,
-            message=_summary(run, remaining),
+            message=_summary(run, remaining, direction),
         )
 
     def _plan(self, direction: str, target: str, current: list[str]) -> list[revisions.Step]:
@@ -394,10 +394,10 @@ class MigrationEngine:
         config.attributes["connection"] = connection
         return config
 
-    def _connection(self) -> Any:
+    def _connection(self) -> closing[Connection]:
         if self._engine is None:
             self._engine = make_engine(self.source, self.settings)
-        return _Closing(connect(self._engine, self.source))
+        return closing(connect(self._engine, self.source))
 
     def _set_session_timeouts(self, conn: Connection) -> None:
         conn.exec_driver_sql(f"SET lock_timeout = {int(self.settings.lock_timeout_ms)}")
@@ -409,19 +409,6 @@ class MigrationEngine:
             self._engine.dispose()
 
 
-class _Closing:
-    """Context manager that closes a connection we opened."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> Connection:
-        return self.conn
-
-    def __exit__(self, *exc: object) -> None:
-        self.conn.close()
-
-
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
 
@@ -430,11 +417,14 @@ def _state(heads: Sequence[str]) -> str:
     return ", ".join(heads) if heads else "base (no revision applied)"
 
 
-def _summary(run: _Run, remaining: list[str]) -> str:
+def _summary(run: _Run, remaining: list[str], direction: str) -> str:
     count = len(run.applied)
     if run.stopped_early:
         return (
             f"Stopped by the time guard after {count} revision(s); "
             f"{len(remaining)} still pending. Invoke again to continue."
         )
-    return f"{count} revision(s) {'applied' if count else 'to apply: nothing to do'}"
+    if not count:
+        return "Nothing to do: the database is already there."
+    verb = {"up": "applied", "down": "reverted", "stamp": "stamped"}[direction]
+    return f"{count} revision(s) {verb}."
