@@ -84,9 +84,7 @@ class RunnerLocalBundling:
         return True
 
 
-def bundle_target(
-    runtime: lambda_.Runtime, architecture: lambda_.Architecture
-) -> tuple[str, str]:
+def bundle_target(runtime: lambda_.Runtime, architecture: lambda_.Architecture) -> tuple[str, str]:
     """(arch, python_version) for `build_bundle`, e.g. ("arm64", "3.12") for python3.12 on arm64."""
     if not runtime.name.startswith("python"):
         raise ValueError(f"the runner needs a Python runtime, not {runtime.name}")

@@ -4,8 +4,9 @@ Context keys (`--context key=value`, or the "context" object of cdk.json):
 
     env               dev | staging | prod; default dev.
     existingDatabase  {"<env>": {...}}: run the runner next to an existing cluster in that
-                      environment instead of deploying the sandbox (see infra/existing_database.py).
-                      An object in cdk.json / cdk.context.json, or a JSON string on the command line.
+                      environment instead of deploying the sandbox (keys: see
+                      infra/existing_database.py). An object in cdk.json / cdk.context.json, or
+                      a JSON string on the command line.
     alarmEmail        optional e-mail address subscribed to the alarm topic.
 """
 

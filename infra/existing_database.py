@@ -87,7 +87,7 @@ class ExistingDatabase:
             auth = raw["iamAuth"]
             if not isinstance(auth, Mapping) or set(auth) != {"dbUser", "clusterResourceId"}:
                 raise ConfigurationError(
-                    f"{where}.iamAuth must be {{\"dbUser\": ..., \"clusterResourceId\": ...}}"
+                    f'{where}.iamAuth must be {{"dbUser": ..., "clusterResourceId": ...}}'
                 )
             iam_auth = IamDatabaseAuth(
                 db_user=str(auth["dbUser"]), cluster_resource_id=str(auth["clusterResourceId"])
@@ -175,7 +175,10 @@ def import_existing_database(scope: Construct, existing: ExistingDatabase) -> Im
         vpc=vpc,
         subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
         database_security_group=ec2.SecurityGroup.from_security_group_id(
-            scope, "ExistingDatabaseSecurityGroup", existing.database_security_group_id, mutable=True
+            scope,
+            "ExistingDatabaseSecurityGroup",
+            existing.database_security_group_id,
+            mutable=True,
         ),
         database_secret=secret,
         secrets_manager_endpoint_security_group=endpoint_sg,
@@ -183,8 +186,10 @@ def import_existing_database(scope: Construct, existing: ExistingDatabase) -> Im
 
 
 def _strings(value: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(value, list | tuple) or not value or not all(
-        isinstance(item, str) and item for item in value
+    if (
+        not isinstance(value, list | tuple)
+        or not value
+        or not all(isinstance(item, str) and item for item in value)
     ):
         raise ConfigurationError(f"{where} must be a non-empty list of strings")
     return tuple(value)

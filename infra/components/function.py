@@ -89,9 +89,7 @@ class MigrationsFunction(Construct):
             description="Execution role of the aurora-migrations runner",
             inline_policies={
                 "VpcNetworkInterfaces": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(actions=list(VPC_ENI_ACTIONS), resources=["*"])
-                    ]
+                    statements=[iam.PolicyStatement(actions=list(VPC_ENI_ACTIONS), resources=["*"])]
                 ),
                 "WriteLogs": iam.PolicyDocument(
                     statements=[

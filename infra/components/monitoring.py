@@ -115,7 +115,7 @@ class MigrationsMonitoring(Construct):
         self.errors_alarm = cloudwatch.Alarm(
             self,
             "ErrorsAlarm",
-            alarm_description="The migrations runner failed (function error) in the last 5 minutes.",
+            alarm_description="The migrations runner failed (function error) in 5 minutes.",
             metric=errors,
             threshold=1,
             evaluation_periods=1,

@@ -18,6 +18,7 @@ from infra.nag import acknowledge
 
 ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_13
 DEFAULT_PORT = 5432
+DEFAULT_BACKUP_RETENTION = cdk.Duration.days(7)
 
 
 class SandboxDatabase(Construct):
@@ -44,7 +45,7 @@ class SandboxDatabase(Construct):
         max_capacity: float = 2,
         deletion_protection: bool = False,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.SNAPSHOT,
-        backup_retention: cdk.Duration = cdk.Duration.days(7),
+        backup_retention: cdk.Duration = DEFAULT_BACKUP_RETENTION,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
     ) -> None:
         super().__init__(scope, construct_id)

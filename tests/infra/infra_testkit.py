@@ -78,7 +78,7 @@ def nag_findings(stack: cdk.Stack) -> list[str]:
 
 
 def resources_of(template: Template, resource_type: str) -> list[dict[str, Any]]:
-    return list(template.find_resources(resource_type).values())
+    return [dict(resource) for resource in template.find_resources(resource_type).values()]
 
 
 def only_resource(template: Template, resource_type: str) -> dict[str, Any]:

@@ -62,7 +62,9 @@ class Synthesized:
 
 
 @pytest.fixture(scope="module", params=list(CONTEXTS))
-def synthesized(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+def synthesized(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Synthesized:
     name: str = request.param
     outdir = tmp_path_factory.mktemp(name)
     app = cdk.App(context={**NO_BUNDLING, **CONTEXTS[name]}, outdir=str(outdir))
@@ -187,9 +189,7 @@ def test_cfn_lint_reports_errors(tmp_path: Path) -> None:
         ),
     ],
 )
-def test_bad_context_is_refused_with_what_to_change(
-    context: dict[str, Any], message: str
-) -> None:
+def test_bad_context_is_refused_with_what_to_change(context: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         build(cdk.App(context={**NO_BUNDLING, **context}))
 

@@ -89,7 +89,7 @@ def test_a_missing_runner_bundle_module_says_how_to_proceed(
 ) -> None:
     monkeypatch.setitem(sys.modules, "runner.bundle", None)  # import now raises ImportError
     bundler = RunnerLocalBundling(arch="arm64", python_version="3.12")
-    with pytest.raises(RuntimeError, match="runner.bundle.build_bundle is not importable"):
+    with pytest.raises(RuntimeError, match=r"runner\.bundle\.build_bundle is not importable"):
         bundler.try_bundle(str(tmp_path))
 
 

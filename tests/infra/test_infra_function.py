@@ -67,15 +67,11 @@ def test_runs_python_312_on_arm64_with_the_runner_handler(template: Template) ->
 
 
 def test_is_sized_for_migrations_and_stays_under_the_lambda_limit(template: Template) -> None:
-    template.has_resource_properties(
-        "AWS::Lambda::Function", {"MemorySize": 512, "Timeout": 600}
-    )
+    template.has_resource_properties("AWS::Lambda::Function", {"MemorySize": 512, "Timeout": 600})
 
 
 def test_runs_one_at_a_time_and_is_never_retried(template: Template) -> None:
-    template.has_resource_properties(
-        "AWS::Lambda::Function", {"ReservedConcurrentExecutions": 1}
-    )
+    template.has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": 1})
     template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {"MaximumRetryAttempts": 0, "Qualifier": "$LATEST"},
@@ -93,9 +89,7 @@ def test_sits_in_the_given_subnets_behind_the_given_security_group(
 
 
 def test_traces_with_xray(template: Template) -> None:
-    template.has_resource_properties(
-        "AWS::Lambda::Function", {"TracingConfig": {"Mode": "Active"}}
-    )
+    template.has_resource_properties("AWS::Lambda::Function", {"TracingConfig": {"Mode": "Active"}})
 
 
 def test_logs_json_to_its_own_log_group_kept_one_month(template: Template) -> None:

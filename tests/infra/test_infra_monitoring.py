@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import aws_cdk as cdk
 import pytest
@@ -138,6 +139,15 @@ def test_cloudwatch_may_publish_to_the_topic_and_use_its_key(template: Template)
     )
 
 
+def dashboard_widgets(template: Template) -> list[dict[str, Any]]:
+    """The dashboard body as JSON, with CloudFormation tokens (the region) blanked out."""
+    body = resources_of(template, "AWS::CloudWatch::Dashboard")[0]["Properties"]["DashboardBody"]
+    if isinstance(body, dict):
+        body = "".join(part if isinstance(part, str) else "TOKEN" for part in body["Fn::Join"][1])
+    widgets: list[dict[str, Any]] = json.loads(body)["widgets"]
+    return widgets
+
+
 def test_dashboard_shows_invocations_errors_duration_and_runner_metrics(
     template: Template,
 ) -> None:
@@ -145,12 +155,23 @@ def test_dashboard_shows_invocations_errors_duration_and_runner_metrics(
         "AWS::CloudWatch::Dashboard",
         {"DashboardName": "aurora-migrations-test-migration-status"},
     )
-    body = json.dumps(resources_of(template, "AWS::CloudWatch::Dashboard")[0])
-    for metric in ("Invocations", "Errors", "Duration", "Throttles"):
-        assert f'\\"AWS/Lambda\\",\\"{metric}\\"' in body, metric
-    for metric in ("RevisionsApplied", "MigrationFailures", "LockWaitMs"):
-        assert f'\\"AuroraMigrations\\",\\"{metric}\\",\\"service\\",\\"aurora-migrations\\"' in body, metric
-    assert "Migration status" in body
+    widgets = dashboard_widgets(template)
+    graphed = {
+        (metric[0], metric[1], tuple(metric[2:-1] if isinstance(metric[-1], dict) else metric[2:]))
+        for widget in widgets
+        for metric in widget["properties"].get("metrics", [])
+    }
+    lambda_dims = ("FunctionName", "aurora-migrations-test")
+    for name in ("Invocations", "Errors", "Duration", "Throttles"):
+        assert ("AWS/Lambda", name, lambda_dims) in graphed, name
+    runner_dims = ("service", "aurora-migrations")
+    for name in ("RevisionsApplied", "MigrationFailures", "LockWaitMs"):
+        assert ("AuroraMigrations", name, runner_dims) in graphed, name
+    texts = [w["properties"]["markdown"] for w in widgets if w["type"] == "text"]
+    assert any(text.startswith("# Migration status") for text in texts)
+    alarm_widgets = [w for w in widgets if "alarms" in w["properties"]]
+    assert len(alarm_widgets) == 1
+    assert len(alarm_widgets[0]["properties"]["alarms"]) == 3
 
 
 def test_no_email_subscription_unless_asked(template: Template) -> None:

@@ -193,7 +193,7 @@ def test_without_endpoint_sends_443_to_the_given_endpoint_security_group() -> No
 
 
 def test_without_endpoint_or_its_group_sends_443_to_the_vpc_cidr() -> None:
-    stack, access = build(create_secrets_manager_endpoint=False)
+    stack, _ = build(create_secrets_manager_endpoint=False)
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::EC2::VPCEndpoint", 0)
     template.has_resource_properties(

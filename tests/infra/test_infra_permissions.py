@@ -100,4 +100,3 @@ def test_policy_names_exactly_the_secret_its_key_and_the_database_user(
     role = next(iter(template.find_resources("AWS::IAM::Role")))
     template.has_resource_properties("AWS::IAM::Policy", {"Roles": [{"Ref": role}]})
     assert nag_findings(stack) == []
-
