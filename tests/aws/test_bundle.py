@@ -1,0 +1,120 @@
+"""The deployment bundle: what goes in, what stays out, and the manifest that describes it."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from runner.bundle import (
+    BUDGET_UNZIPPED,
+    BUDGET_ZIPPED,
+    BundleReport,
+    build_bundle,
+    main,
+    pip_platforms,
+    runtime_requirements,
+)
+from runner.errors import BundleFailed
+from runner.settings import PROJECT_ROOT
+
+RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "urllib3", "dateutil", "jmespath")
+
+
+def manifest(report: BundleReport) -> dict[str, object]:
+    return dict(json.loads((Path(report.out_dir) / "manifest.json").read_text()))
+
+
+def test_the_manifest_lists_every_revision_with_its_sha256(bundle: BundleReport) -> None:
+    script = ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini")))
+    versions = PROJECT_ROOT / "alembic" / "versions"
+    data = manifest(bundle)
+
+    assert set(data["revisions"]) == {rev.revision for rev in script.walk_revisions()}  # type: ignore[arg-type]
+    assert data["heads"] == list(script.get_heads())
+    assert data["revision_files"] == {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(versions.glob("*.py"))
+    }
+    assert (data["arch"], data["python_version"]) == (bundle.arch, bundle.python_version)
+
+
+def test_the_bundle_runs_the_projects_migrations_from_migrations_folder(
+    bundle: BundleReport,
+) -> None:
+    """`alembic/` would collide with the alembic package installed beside it."""
+    root = Path(bundle.out_dir)
+    config = Config(str(root / "alembic.ini"))
+
+    assert Path(config.get_main_option("script_location") or "") == root / "migrations"
+    assert (root / "migrations" / "env.py").is_file()
+    assert (root / "alembic" / "__init__.py").is_file()  # the library
+    assert (root / "runner" / "certs" / "rds-global-bundle.pem").is_file()
+
+
+def test_boto3_and_the_cli_only_packages_stay_out(bundle: BundleReport) -> None:
+    """The Lambda runtime provides boto3; rich (and Pygments) only serve the CLI."""
+    root = Path(bundle.out_dir)
+
+    for package in (*RUNTIME_PACKAGES, "rich", "pygments"):
+        assert not (root / package).exists(), package
+    assert not any(name in bundle.dependencies for name in ("boto3", "botocore", "rich"))
+    assert manifest(bundle)["removed_after_pip"] in ([], ["jmespath"])  # no boto3 pulled in
+
+
+def test_no_bytecode_tests_or_scripts_are_shipped(bundle: BundleReport) -> None:
+    root = Path(bundle.out_dir)
+
+    assert not list(root.rglob("__pycache__"))
+    assert not list(root.rglob("*.pyc"))
+    assert not (root / "runner" / "tests").exists()
+    assert not (root / "bin").exists()
+
+
+def test_the_bundle_fits_the_size_budget(bundle: BundleReport) -> None:
+    assert bundle.unzipped_bytes < BUDGET_UNZIPPED
+    assert bundle.zipped_bytes < BUDGET_ZIPPED
+    assert bundle.within_budget
+    assert json.loads(json.dumps(bundle.to_dict()))["zipped_mb"] > 0
+
+
+def test_runtime_requirements_come_from_pyproject_without_boto3() -> None:
+    requirements = runtime_requirements(PROJECT_ROOT / "pyproject.toml")
+
+    names = " ".join(requirements)
+    assert "alembic" in names and "psycopg2-binary" in names
+    assert "boto3" not in names and "rich" not in names
+
+
+def test_wheels_are_chosen_for_the_runtimes_glibc() -> None:
+    """python3.12 runs on Amazon Linux 2023 (glibc 2.34); 3.11 on Amazon Linux 2 (2.26)."""
+    arm = pip_platforms("arm64", "3.12")
+    old = pip_platforms("x86_64", "3.11")
+
+    assert "manylinux2014_aarch64" in arm and "manylinux_2_28_aarch64" in arm
+    assert "manylinux_2_17_x86_64" in old and "manylinux_2_28_x86_64" not in old
+
+
+@pytest.mark.parametrize(
+    ("arch", "python", "says"),
+    [("sparc", "3.12", "Unknown arch"), ("arm64", "python3.12", "Unknown Python version")],
+)
+def test_bad_arguments_are_refused(tmp_path: Path, arch: str, python: str, says: str) -> None:
+    with pytest.raises(BundleFailed, match=says):
+        build_bundle(tmp_path / "out", arch=arch, python_version=python)
+
+
+def test_a_non_empty_output_folder_is_refused_from_the_command_line(tmp_path: Path) -> None:
+    (tmp_path / "stale.py").write_text("")
+    out = io.StringIO()
+
+    code = main(["--arch", "arm64", "--python", "3.12", "--out", str(tmp_path)], stdout=out)
+
+    assert code == 1
+    assert out.getvalue().startswith("FAILED:")
+    assert "not an empty folder" in out.getvalue()
