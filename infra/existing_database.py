@@ -9,6 +9,9 @@ as in cdk.json); environments without an entry get the sandbox from DevEnvironme
     databaseSecurityGroupId                 required  the cluster's security group
     databaseSecretArn                       required  complete ARN (with the 6-char suffix)
     databasePort                            optional  default 5432
+    databaseName                            optional  if the secret has no "dbname"
+    databaseHost                            optional  if the secret has no "host" (RDS-managed
+                                                      master secrets have neither)
     secretKmsKeyArn                         optional  the secret's customer-managed key
     iamAuth                                 optional  {"dbUser": ..., "clusterResourceId": ...}
     createSecretsManagerEndpoint            optional  default true
@@ -39,6 +42,8 @@ _REQUIRED = (
 )
 _OPTIONAL = (
     "databasePort",
+    "databaseName",
+    "databaseHost",
     "secretKmsKeyArn",
     "iamAuth",
     "createSecretsManagerEndpoint",
@@ -57,6 +62,8 @@ class ExistingDatabase:
     database_security_group_id: str
     database_secret_arn: str
     database_port: int = 5432
+    database_name: str | None = None
+    database_host: str | None = None
     secret_kms_key_arn: str | None = None
     iam_auth: IamDatabaseAuth | None = None
     create_secrets_manager_endpoint: bool = True
@@ -99,6 +106,8 @@ class ExistingDatabase:
             database_security_group_id=str(raw["databaseSecurityGroupId"]),
             database_secret_arn=str(raw["databaseSecretArn"]),
             database_port=int(raw.get("databasePort", 5432)),
+            database_name=raw.get("databaseName") or None,
+            database_host=raw.get("databaseHost") or None,
             secret_kms_key_arn=raw.get("secretKmsKeyArn") or None,
             iam_auth=iam_auth,
             create_secrets_manager_endpoint=bool(raw.get("createSecretsManagerEndpoint", True)),

@@ -1,8 +1,8 @@
 """Aurora PostgreSQL Serverless v2 for the sandbox, with IAM auth on and storage encrypted.
 
-The master credentials are a generated Secrets Manager secret (`Credentials.from_generated_secret`),
-which the runner reads. The cluster accepts TLS only (`rds.force_ssl`), matching the runner's
-`verify-full`.
+The master credentials are a generated secret (`Credentials.from_generated_secret`), which the
+runner reads; RDS adds host and port to it, but not the database name. The cluster accepts TLS
+only (`rds.force_ssl`), matching the runner's `verify-full`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class SandboxDatabase(Construct):
     security_group: ec2.SecurityGroup
     secret: secretsmanager.ISecret
     port: int
+    database_name: str
     log_group: logs.LogGroup
 
     def __init__(
@@ -50,6 +51,7 @@ class SandboxDatabase(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.port = port
+        self.database_name = database_name
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",

@@ -92,6 +92,10 @@ class DevEnvironmentStack(cdk.Stack):
         return self.database.security_group
 
     @property
+    def database_name(self) -> str:
+        return self.database.database_name
+
+    @property
     def database_port(self) -> int:
         return self.database.port
 

@@ -34,6 +34,11 @@ class MigrationsRunnerProps:
     `subnets` should be private (isolated is fine: the runner needs no internet). With
     `create_secrets_manager_endpoint=False`, egress 443 goes to
     `secrets_manager_endpoint_security_group` if given, else to the VPC CIDR.
+
+    The runner takes host and dbname from the secret unless `database_host` /
+    `database_name` are given: RDS-attached secrets carry no dbname, and RDS-managed master
+    secrets carry neither. The port is always passed, so the connection and the security
+    group rules cannot disagree.
     """
 
     vpc: ec2.IVpc
@@ -41,6 +46,8 @@ class MigrationsRunnerProps:
     database_security_group: ec2.ISecurityGroup
     database_port: int
     database_secret: secretsmanager.ISecret
+    database_name: str | None = None
+    database_host: str | None = None
     iam_auth: IamDatabaseAuth | None = None
     create_secrets_manager_endpoint: bool = True
     secrets_manager_endpoint_security_group: ec2.ISecurityGroup | None = None
@@ -63,7 +70,12 @@ def database_environment(props: MigrationsRunnerProps) -> dict[str, str]:
         contract.ENV_SECRET_ARN: props.database_secret.secret_arn,
         contract.ENV_SSL_MODE: contract.SSL_MODE,
         contract.ENV_IAM_AUTH: "true" if props.iam_auth else "false",
+        contract.ENV_DB_PORT: str(props.database_port),
     }
+    if props.database_host:
+        environment[contract.ENV_DB_HOST] = props.database_host
+    if props.database_name:
+        environment[contract.ENV_DB_NAME] = props.database_name
     if props.iam_auth:
         environment[contract.ENV_DB_USER] = props.iam_auth.db_user
     return environment

@@ -14,7 +14,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_sns as sns
 from aws_cdk import cx_api
-from aws_cdk.assertions import Template
+from aws_cdk.assertions import Match, Template
 from infra_testkit import (
     ENDPOINT_SG_ID,
     EXISTING_DATABASE,
@@ -127,6 +127,11 @@ def test_existing_database_is_imported_not_created(synthesized: Synthesized) -> 
     runner.resource_count_is("AWS::RDS::DBCluster", 0)
     if "existing" not in synthesized.name:
         assert synthesized.stacks.database is not None
+        # The attached secret has host and port but no dbname: the stack passes it.
+        runner.has_resource_properties(
+            "AWS::Lambda::Function",
+            {"Environment": {"Variables": Match.object_like({"DB_NAME": "app"})}},
+        )
         return
     assert synthesized.stacks.database is None
     runner.has_resource_properties(

@@ -31,7 +31,9 @@ from infra.stacks.runner import MigrationsRunnerProps, MigrationsRunnerStack
 IAM_AUTH = IamDatabaseAuth(db_user="migrator", cluster_resource_id="cluster-ABCDEFGHIJKLMNOP")
 
 
-def runner_stack(*, iam_auth: IamDatabaseAuth | None, with_key: bool) -> MigrationsRunnerStack:
+def runner_stack(
+    *, iam_auth: IamDatabaseAuth | None, with_key: bool, **options: Any
+) -> MigrationsRunnerStack:
     def props(stack: cdk.Stack) -> MigrationsRunnerProps:
         return MigrationsRunnerProps(
             vpc=imported_vpc(stack),
@@ -40,6 +42,7 @@ def runner_stack(*, iam_auth: IamDatabaseAuth | None, with_key: bool) -> Migrati
             database_port=5432,
             database_secret=imported_secret(stack, with_key=with_key),
             iam_auth=iam_auth,
+            **options,
             function_name="aurora-migrations-test",
         )
 
@@ -60,7 +63,14 @@ def iam_template(iam_stack: MigrationsRunnerStack) -> Template:
 
 @pytest.fixture(scope="module")
 def password_template() -> Template:
-    return Template.from_stack(runner_stack(iam_auth=None, with_key=False))
+    return Template.from_stack(
+        runner_stack(
+            iam_auth=None,
+            with_key=False,
+            database_name="app",
+            database_host="db.cluster-abc.eu-west-1.rds.amazonaws.com",
+        )
+    )
 
 
 def variables(template: Template) -> dict[str, Any]:
@@ -80,6 +90,7 @@ def test_tells_the_runner_where_the_secret_is_and_to_use_iam_auth(
         "DB_SSL_MODE": "verify-full",
         "DB_IAM_AUTH": "true",
         "DB_USER": "migrator",
+        "DB_PORT": "5432",
     }
 
 
@@ -87,6 +98,16 @@ def test_password_auth_sets_no_database_user(password_template: Template) -> Non
     env = variables(password_template)
     assert env["DB_IAM_AUTH"] == "false"
     assert "DB_USER" not in env
+
+
+def test_host_and_name_override_the_secret_only_when_given(
+    iam_template: Template, password_template: Template
+) -> None:
+    assert "DB_HOST" not in variables(iam_template)
+    assert "DB_NAME" not in variables(iam_template)
+    env = variables(password_template)
+    assert env["DB_HOST"] == "db.cluster-abc.eu-west-1.rds.amazonaws.com"
+    assert env["DB_NAME"] == "app"
 
 
 def test_function_is_in_the_private_subnets_behind_its_own_group(
