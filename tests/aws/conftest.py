@@ -35,7 +35,6 @@ from runner.localpg import SERVER_USER, LocalCluster, cluster_at
 from tests.conftest import Server
 
 REGION = "us-east-1"
-FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -46,8 +45,12 @@ class Aws:
         self.endpoint = endpoint
 
     def client(self, service: str) -> Any:
-        return boto3.client(
-            service, endpoint_url=self.endpoint, region_name=REGION, **FAKE_CREDENTIALS
+        return boto3.client(  # type: ignore[call-overload]
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
         )
 
     def env(self) -> dict[str, str]:
