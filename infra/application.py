@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import aws_cdk as cdk
 
@@ -53,8 +54,8 @@ def build(app: cdk.App) -> EnvironmentStacks:
         )
         props = sandbox_runner_props(settings, database)
     else:
-        existing = settings.existing_database
-        props = lambda stack: existing_runner_props(settings, existing, stack)  # noqa: E731
+        # Imports need a scope inside the runner stack: the stack calls this with itself.
+        props = partial(existing_runner_props, settings, settings.existing_database)
 
     runner = MigrationsRunnerStack(
         app,
