@@ -40,7 +40,7 @@ def runner_stack(app: cdk.App) -> MigrationsRunnerStack:
 def staged_asset(outdir: Path, stack: cdk.Stack) -> Path:
     """The directory CDK staged as the function's code asset (the stack's one zip asset)."""
     manifest = json.loads((outdir / f"{stack.artifact_id}.assets.json").read_text())
-    zips = [
+    zips: list[str] = [
         entry["source"]["path"]
         for entry in manifest["files"].values()
         if entry["source"].get("packaging") == "zip"

@@ -23,7 +23,7 @@ from infra.components.function import VPC_ENI_ACTIONS, MigrationsFunction, time_
 
 
 def build() -> cdk.Stack:
-    stack = new_stack()
+    stack: cdk.Stack = new_stack()
     vpc = imported_vpc(stack)
     security_group = ec2.SecurityGroup(stack, "RunnerSg", vpc=vpc, allow_all_outbound=False)
     MigrationsFunction(
@@ -51,7 +51,8 @@ def template(stack: cdk.Stack) -> Template:
 
 @pytest.fixture(scope="module")
 def function(template: Template) -> dict[str, Any]:
-    return only_resource(template, "AWS::Lambda::Function")
+    resource: dict[str, Any] = only_resource(template, "AWS::Lambda::Function")
+    return resource
 
 
 def test_runs_python_312_on_arm64_with_the_runner_handler(template: Template) -> None:

@@ -15,7 +15,7 @@ from infra.components.monitoring import MigrationsMonitoring
 
 
 def build(*, alarm_email: str | None = None) -> cdk.Stack:
-    stack = new_stack()
+    stack: cdk.Stack = new_stack()
     function = lambda_.Function.from_function_arn(
         stack, "Runner", "arn:aws:lambda:eu-west-1:111122223333:function:aurora-migrations-test"
     )

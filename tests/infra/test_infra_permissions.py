@@ -53,7 +53,7 @@ CONNECT_AS_MIGRATOR = {
 
 
 def build(*, with_key: bool, iam_auth: IamDatabaseAuth | None) -> cdk.Stack:
-    stack = new_stack()
+    stack: cdk.Stack = new_stack()
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     RunnerPermissions(
         stack,
