@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
@@ -12,6 +12,8 @@ from constructs import Construct
 
 from infra.components.sandbox_database import DEFAULT_PORT, SandboxDatabase
 from infra.components.sandbox_network import SandboxNetwork
+
+SANDBOX_BACKUP_RETENTION = cdk.Duration.days(1)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -27,7 +29,7 @@ class DevEnvironmentProps:
     max_capacity: float = 2
     deletion_protection: bool = False
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY
-    backup_retention: cdk.Duration = field(default_factory=lambda: cdk.Duration.days(1))
+    backup_retention: cdk.Duration = SANDBOX_BACKUP_RETENTION
 
 
 class DevEnvironmentStack(cdk.Stack):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import aws_cdk as cdk
@@ -53,7 +53,7 @@ class MigrationsRunnerProps:
     secrets_manager_endpoint_security_group: ec2.ISecurityGroup | None = None
     code: lambda_.Code | None = None  # None: the runner bundle, built by local bundling
     function_name: str | None = None
-    timeout: cdk.Duration = field(default_factory=lambda: DEFAULT_TIMEOUT)
+    timeout: cdk.Duration = DEFAULT_TIMEOUT
     memory_size: int = DEFAULT_MEMORY_MB
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN  # log group and alarm key
