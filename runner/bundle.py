@@ -18,6 +18,7 @@ import importlib.metadata
 import json
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,7 @@ class BundleReport:
     heads: list[str]
     dependencies: dict[str, str]
     left_out: dict[str, str]
+    debug_info_stripped: int
     files: int
     unzipped_bytes: int
     zipped_bytes: int
@@ -98,6 +100,7 @@ def build_bundle(out_dir: Path, *, arch: str, python_version: str) -> BundleRepo
     left_out |= {name: "provided by the Lambda runtime" for name in sorted(PROVIDED_BY_RUNTIME)}
     pulled_in = _remove_distributions(out_dir, PROVIDED_BY_RUNTIME)
     shutil.rmtree(out_dir / "bin", ignore_errors=True)  # console scripts: useless in Lambda
+    stripped = _strip_debug_info(out_dir)
     config = Config(str(PROJECT_ROOT / "alembic.ini"))
     _copy_project(out_dir, config)
     script = ScriptDirectory.from_config(config)
@@ -119,6 +122,7 @@ def build_bundle(out_dir: Path, *, arch: str, python_version: str) -> BundleRepo
         "dependencies": dependencies,
         "left_out": left_out,
         "removed_after_pip": pulled_in,
+        "debug_info_stripped": stripped,
         "sizes": {"unzipped_bytes": unzipped, "zipped_bytes": zipped, "files": count},
         "sizes_note": "of the bundle without this manifest",
     }
@@ -132,6 +136,7 @@ def build_bundle(out_dir: Path, *, arch: str, python_version: str) -> BundleRepo
         heads=heads,
         dependencies=dependencies,
         left_out=left_out,
+        debug_info_stripped=stripped,
         files=count,
         unzipped_bytes=unzipped,
         zipped_bytes=zipped,
@@ -231,6 +236,55 @@ def _remove_distributions(target: Path, names: Iterable[str]) -> list[str]:
         if folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
     return sorted(removed)
+
+
+def _strip_debug_info(folder: Path) -> int:
+    """Drop debug sections from native modules that carry them; returns how many were stripped.
+
+    SQLAlchemy's Cython modules ship with debug info: a quarter of the bundle, of no use in
+    Lambda. Only files with a `.debug_info` section are touched, and only their debug sections
+    go (`--strip-debug`). Libraries that auditwheel repaired (e.g. psycopg2's) come stripped
+    already and are left alone: rewriting a patchelf-ed file can break it. `llvm-strip`
+    handles every arch, GNU `strip` only the host's; without either nothing is stripped.
+    """
+    tools = [tool for tool in (shutil.which("llvm-strip"), shutil.which("strip")) if tool]
+    count = 0
+    for path in sorted(folder.rglob("*.so*")):
+        if not path.is_file() or path.is_symlink() or not _has_debug_info(path):
+            continue
+        for tool in tools:
+            done = subprocess.run(
+                [tool, "--strip-debug", str(path)], capture_output=True, check=False
+            )
+            if done.returncode == 0:
+                count += 1
+                break
+    return count
+
+
+def _has_debug_info(path: Path) -> bool:
+    """True for a 64-bit little-endian ELF file (x86_64, aarch64) with a .debug_info section."""
+    data = path.read_bytes()
+    if data[:6] != b"\x7fELF\x02\x01":
+        return False
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    if not shoff or shstrndx >= shnum:
+        return False
+
+    def header(index: int) -> tuple[int, int]:
+        """(name offset, file offset) of section `index`."""
+        base = shoff + index * shentsize
+        (name,) = struct.unpack_from("<I", data, base)
+        (offset,) = struct.unpack_from("<Q", data, base + 0x18)
+        return name, offset
+
+    names = header(shstrndx)[1]
+    for index in range(shnum):
+        start = names + header(index)[0]
+        if data[start : data.find(b"\0", start)] == b".debug_info":
+            return True
+    return False
 
 
 def _copy_project(out_dir: Path, config: Config) -> None:

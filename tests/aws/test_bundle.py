@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from runner.bundle import (
     BUDGET_UNZIPPED,
     BUDGET_ZIPPED,
     BundleReport,
+    _has_debug_info,
     build_bundle,
     main,
     pip_platforms,
@@ -119,3 +121,14 @@ def test_a_non_empty_output_folder_is_refused_from_the_command_line(tmp_path: Pa
     assert code == 1
     assert out.getvalue().startswith("FAILED:")
     assert "not an empty folder" in out.getvalue()
+
+
+def test_native_modules_lose_their_debug_info_but_still_load(bundle: BundleReport) -> None:
+    """SQLAlchemy's Cython modules come with debug info; it is stripped when a strip tool is
+    there. (That they still load and work is what test_lambda_runtime.py runs on.)"""
+    if not (shutil.which("llvm-strip") or shutil.which("strip")):
+        pytest.skip("no strip tool on this machine: the bundle keeps its debug info")
+    libraries = [p for p in Path(bundle.out_dir).rglob("*.so*") if p.is_file()]
+
+    assert bundle.debug_info_stripped > 0
+    assert not [p.name for p in libraries if _has_debug_info(p)]
