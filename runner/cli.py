@@ -56,9 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = sub.add_parser("devdb", parents=[common], help="the local development database")
     dev.add_argument("action", choices=["start", "stop", "url", "reset"])
-    dev.add_argument(
-        "--show-password", action="store_true", help="print the URL with its password"
-    )
+    dev.add_argument("--show-password", action="store_true", help="print the URL with its password")
 
     bundle = sub.add_parser("bundle", parents=[common], help="build the Lambda deployment folder")
     bundle.add_argument("--arch", choices=["arm64", "x86_64"], default="arm64")
@@ -82,8 +80,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AuroraMigrationsError as exc:
         if args.json:
             print(json.dumps(exc.to_dict(), indent=2))
-        err.print(f"[bold red]FAILED[/]: {type(exc).__name__}: {exc.message}", markup=True,
-                  highlight=False)
+        err.print(
+            f"[bold red]FAILED[/]: {type(exc).__name__}: {exc.message}",
+            markup=True,
+            highlight=False,
+        )
         return EXIT_USAGE if isinstance(exc, BadRequest | ConfigurationError) else EXIT_FAILED
 
 

@@ -178,7 +178,9 @@ def _unavailable(engine: Engine, exc: sa.exc.OperationalError) -> DatabaseUnavai
     )
 
 
-def _auth_failed(engine: Engine, exc: sa.exc.OperationalError, *, refreshed: bool) -> AuthenticationFailed:
+def _auth_failed(
+    engine: Engine, exc: sa.exc.OperationalError, *, refreshed: bool
+) -> AuthenticationFailed:
     where = redact.safe_url(engine.url)
     prefix = "auth failed after refresh" if refreshed else "auth failed"
     return AuthenticationFailed(

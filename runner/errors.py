@@ -26,7 +26,12 @@ class AuroraMigrationsError(Exception):
         return str(self)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": False, "errorType": type(self).__name__, "message": self.message, **self.details}
+        return {
+            "ok": False,
+            "errorType": type(self).__name__,
+            "message": self.message,
+            **self.details,
+        }
 
 
 # --- the request was wrong: nothing was changed, fix the request (CLI exit 2) ---------------

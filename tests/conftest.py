@@ -94,15 +94,13 @@ def _json_logs() -> None:
 def write_alembic_ini(tree: str, directory: Path) -> Path:
     """An alembic.ini pointing at one of the fixture revision trees under tests/fixtures."""
     ini = directory / f"alembic-{tree}.ini"
-    ini.write_text(
-        "[alembic]\n"
-        f"script_location = {FIXTURE_TREE / tree}\n"
-        "path_separator = os\n"
-    )
+    ini.write_text(f"[alembic]\nscript_location = {FIXTURE_TREE / tree}\npath_separator = os\n")
     return ini
 
 
-def settings_for(url: URL, tree: str | None = None, tmp: Path | None = None, **overrides: object) -> Settings:
+def settings_for(
+    url: URL, tree: str | None = None, tmp: Path | None = None, **overrides: object
+) -> Settings:
     """Settings for one test database and (optionally) a fixture tree."""
     values: dict[str, object] = {"database_url": url.render_as_string(hide_password=False)}
     if tree is not None:

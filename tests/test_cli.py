@@ -85,7 +85,9 @@ def test_bad_request_json_error(db_env: dict[str, str]) -> None:
     assert error["ok"] is False and error["errorType"] == "UnknownRevision"
 
 
-def test_migration_failure_exits_1(db_env: dict[str, str], database_url: URL, tmp_path: Path) -> None:
+def test_migration_failure_exits_1(
+    db_env: dict[str, str], database_url: URL, tmp_path: Path
+) -> None:
     env = {**db_env, "ALEMBIC_CONFIG": str(write_alembic_ini("failing", tmp_path))}
     done = cli("upgrade", "--json", env=env)
     assert done.returncode == 1

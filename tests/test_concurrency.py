@@ -43,9 +43,7 @@ def test_concurrent_upgrades_apply_each_revision_once(
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=RUNNERS, mp_context=context) as pool:
         start_at = time.time() + 3.0
-        futures = [
-            pool.submit(_upgrade_at, settings, start_at) for _ in range(RUNNERS)
-        ]
+        futures = [pool.submit(_upgrade_at, settings, start_at) for _ in range(RUNNERS)]
         results = [f.result(timeout=120) for f in futures]
 
     assert all(r["ok"] for r in results), results

@@ -30,7 +30,9 @@ def forms(secret: str) -> list[str]:
 def assert_clean(*texts: str) -> None:
     for text in texts:
         for form in forms(PASSWORD):
-            assert form not in text, f"secret leaked: ...{text[max(0, text.find(form) - 80):][:200]}"
+            assert form not in text, (
+                f"secret leaked: ...{text[max(0, text.find(form) - 80) :][:200]}"
+            )
 
 
 @pytest.fixture
@@ -83,7 +85,9 @@ def test_success_failure_and_auth_errors_never_show_the_password(
     assert_clean(logs.text, *texts)
 
 
-def test_the_scrubber_hides_a_password_that_reached_a_message(owner_url: URL, logs: LogCapture) -> None:
+def test_the_scrubber_hides_a_password_that_reached_a_message(
+    owner_url: URL, logs: LogCapture
+) -> None:
     engine = engine_for(settings_for(owner_url))
     engine.run(Request("current"))  # registers the password
     from runner.logs import log_event
@@ -104,7 +108,9 @@ def test_cli_output_never_shows_the_password(owner_url: URL, tmp_path: Path) -> 
     failing = {**env, "ALEMBIC_CONFIG": str(write_alembic_ini("failing", tmp_path))}
     done = subprocess.run(
         [sys.executable, "-m", "runner.cli", "upgrade", "--json"],
-        env=failing, capture_output=True, text=True,
+        env=failing,
+        capture_output=True,
+        text=True,
     )
     assert done.returncode == 1
     outputs += [done.stdout, done.stderr]

@@ -11,8 +11,9 @@ Create Date: 2026-11-29 00:00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from sqlalchemy.dialects import postgresql
+
+from alembic import op
 
 revision: str = "0017"
 down_revision: str | Sequence[str] | None = None
@@ -44,7 +45,10 @@ def upgrade() -> None:
             comment="Whether the send would have been executed outside dry-run.",
         ),
         sa.Column(
-            "razao_bloqueio", sa.Text(), nullable=True, comment="Why the send was blocked, if it was."
+            "razao_bloqueio",
+            sa.Text(),
+            nullable=True,
+            comment="Why the send was blocked, if it was.",
         ),
         sa.Column(
             "ambiente",
@@ -66,13 +70,9 @@ def upgrade() -> None:
         ),
         comment="Dry-run decisions of the send engine: what would have been sent, and why.",
     )
-    op.create_index(
-        "idx_dry_run_tenant", "dry_run_log", ["tenant_id", sa.text("created_at DESC")]
-    )
+    op.create_index("idx_dry_run_tenant", "dry_run_log", ["tenant_id", sa.text("created_at DESC")])
     op.create_index("idx_dry_run_canal", "dry_run_log", ["canal_decidido"])
-    op.create_index(
-        "idx_dry_run_ambiente", "dry_run_log", ["ambiente", sa.text("created_at DESC")]
-    )
+    op.create_index("idx_dry_run_ambiente", "dry_run_log", ["ambiente", sa.text("created_at DESC")])
 
 
 def downgrade() -> None:
