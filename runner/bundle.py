@@ -250,7 +250,7 @@ def _strip_debug_info(folder: Path) -> int:
     tools = [tool for tool in (shutil.which("llvm-strip"), shutil.which("strip")) if tool]
     count = 0
     for path in sorted(folder.rglob("*.so*")):
-        if not path.is_file() or path.is_symlink() or not _has_debug_info(path):
+        if not path.is_file() or path.is_symlink() or not has_debug_info(path):
             continue
         for tool in tools:
             done = subprocess.run(
@@ -262,7 +262,7 @@ def _strip_debug_info(folder: Path) -> int:
     return count
 
 
-def _has_debug_info(path: Path) -> bool:
+def has_debug_info(path: Path) -> bool:
     """True for a 64-bit little-endian ELF file (x86_64, aarch64) with a .debug_info section."""
     data = path.read_bytes()
     if data[:6] != b"\x7fELF\x02\x01":

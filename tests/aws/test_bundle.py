@@ -17,7 +17,7 @@ from runner.bundle import (
     BUDGET_UNZIPPED,
     BUDGET_ZIPPED,
     BundleReport,
-    _has_debug_info,
+    has_debug_info,
     build_bundle,
     main,
     pip_platforms,
@@ -131,4 +131,4 @@ def test_native_modules_lose_their_debug_info_but_still_load(bundle: BundleRepor
     libraries = [p for p in Path(bundle.out_dir).rglob("*.so*") if p.is_file()]
 
     assert bundle.debug_info_stripped > 0
-    assert not [p.name for p in libraries if _has_debug_info(p)]
+    assert not [p.name for p in libraries if has_debug_info(p)]
