@@ -204,7 +204,6 @@ class MigrationEngine:
             lock_wait_ms = stack.enter_context(
                 migration_lock(lock_conn, wait_s=self.settings.lock_wait_s)
             )
-            history_table.ensure(lock_conn)
             conn = stack.enter_context(self._connection())
             self._set_session_timeouts(conn)
             before = revisions.current_heads(conn)
@@ -212,12 +211,14 @@ class MigrationEngine:
             if direction != "up":
                 self._check_confirm(run.request, before)
             steps = self._plan(direction, target, before)
-            try:
-                self._apply(run, conn, steps, direction)
-            except AuroraMigrationsError:
-                raise
-            except Exception as exc:
-                raise self._failure(run, conn, exc) from None
+            if steps:  # a refused or empty request leaves the database exactly as it was
+                history_table.ensure(lock_conn)
+                try:
+                    self._apply(run, conn, steps, direction)
+                except AuroraMigrationsError:
+                    raise
+                except Exception as exc:
+                    raise self._failure(run, conn, exc) from None
             after = revisions.current_heads(conn)
             conn.commit()
         done = {a.revision for a in run.applied}

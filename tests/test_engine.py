@@ -130,6 +130,7 @@ def test_stamp_needs_confirm_and_runs_nothing(database_url: URL) -> None:
     with pytest.raises(ConfirmationRequired):
         engine.run(Request("stamp", "0017"))
     assert versions(database_url) == []
+    assert rows(database_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'") == []
     result = engine.run(Request("stamp", "0017", confirm="base"))
     assert result.after == ["0017"] and versions(database_url) == ["0017"]
     assert [(a.revision, a.direction) for a in result.applied] == [("0017", "stamp")]
