@@ -127,7 +127,8 @@ def test_native_modules_lose_their_debug_info_but_still_load(bundle: BundleRepor
     """SQLAlchemy's Cython modules come with debug info; it is stripped when a strip tool is
     there. (That they still load and work is what test_lambda_runtime.py runs on.)"""
     if not (shutil.which("llvm-strip") or shutil.which("strip")):
-        pytest.skip("no strip tool on this machine: the bundle keeps its debug info")
+        assert bundle.debug_info_stripped == 0  # nothing to strip with: the report says so
+        return
     libraries = [p for p in Path(bundle.out_dir).rglob("*.so*") if p.is_file()]
 
     assert bundle.debug_info_stripped > 0
