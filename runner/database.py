@@ -22,6 +22,7 @@ from runner.errors import (
     DatabaseUnavailable,
     TlsError,
 )
+from runner.session import KEEPALIVES
 from runner.settings import Settings
 
 APPLICATION_NAME = "aurora-migrate"
@@ -85,6 +86,7 @@ def make_engine(source: CredentialSource, settings: Settings) -> Engine:
     connect_args: dict[str, Any] = {
         "connect_timeout": settings.connect_timeout_s,
         "application_name": APPLICATION_NAME,
+        **KEEPALIVES,
         **source.connect_args(),
     }
     engine = sa.create_engine(target, poolclass=NullPool, connect_args=connect_args)
@@ -114,6 +116,20 @@ def connect(engine: Engine, source: CredentialSource) -> Connection:
         if _is_auth_failure(exc):
             raise _auth_failed(engine, exc, refreshed=True) from None
         raise _unavailable(engine, exc) from None
+
+
+def is_connection_lost(exc: BaseException) -> bool:
+    """True when `exc` means the connection itself is gone (killed, restarted, network cut)."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, sa.exc.PendingRollbackError | sa.exc.ResourceClosedError):
+        return True
+    orig = getattr(exc, "orig", None) or exc
+    code = getattr(orig, "pgcode", None) or ""
+    if code.startswith(("08", "57P")):  # connection exception; operator intervention
+        return True
+    # libpq's own errors have no SQLSTATE: "server closed the connection unexpectedly", ...
+    return isinstance(orig, psycopg2.InterfaceError | psycopg2.OperationalError) and not code
 
 
 def driver_message(exc: BaseException) -> str:

@@ -13,7 +13,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, closing
+from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,21 +26,31 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
-from runner import history_table, revisions
-from runner.database import CredentialSource, connect, driver_message, make_engine
+from runner import history_table, lock, revisions, session
+from runner.database import (
+    CredentialSource,
+    connect,
+    driver_message,
+    is_connection_lost,
+    make_engine,
+)
 from runner.errors import (
     AuroraMigrationsError,
     ConfirmationRequired,
+    ConnectionLost,
+    HistoryWriteFailed,
+    InternalError,
     InvalidTarget,
+    LockLost,
     LockTimeout,
     MigrationFailed,
     StatementTimeout,
 )
-from runner.lock import migration_lock
 from runner.logs import log_event
 from runner.redact import safe_url
 from runner.results import AppliedRevision, Request, Result
 from runner.settings import Settings
+from runner.transaction_watch import MAX_LISTED, TransactionWatch
 
 RemainingMs = Callable[[], int]
 MUTATING = ("upgrade", "downgrade", "stamp")
@@ -59,6 +69,8 @@ class _Run:
     in_flight: Any = None
     step_started: float = 0.0
     stopped_early: bool = False
+    phase: str = "starting"
+    watch: TransactionWatch | None = None
 
 
 class MigrationEngine:
@@ -198,29 +210,40 @@ class MigrationEngine:
     # --- the mutating path -----------------------------------------------------------------
 
     def _migrate(self, run: _Run, *, direction: str) -> Result:
+        """Lock, plan, apply, record - all on one connection, which also holds the lock."""
         target = run.request.revision or "head"
-        with ExitStack() as stack:
-            lock_conn = stack.enter_context(self._connection())
-            lock_wait_ms = stack.enter_context(
-                migration_lock(lock_conn, wait_s=self.settings.lock_wait_s)
-            )
-            conn = stack.enter_context(self._connection())
-            self._set_session_timeouts(conn)
-            before = revisions.current_heads(conn)
-            conn.commit()
-            if direction != "up":
-                self._check_confirm(run.request, before)
-            steps = self._plan(direction, target, before)
-            if steps:  # a refused or empty request leaves the database exactly as it was
-                history_table.ensure(lock_conn)
-                try:
+        try:
+            with self._connection() as conn:
+                run.phase = "preparing the session"
+                session.apply(conn, self.settings)
+                conn.commit()
+                if direction != "up":  # refuse a wrong confirm at once, not after the lock wait
+                    run.phase = "reading the current revision"
+                    self._check_confirm(run.request, revisions.current_heads(conn))
+                    conn.rollback()
+                run.phase = "waiting for the migration lock"
+                lock_wait_ms = lock.acquire(conn, wait_s=self.settings.lock_wait_s)
+                run.phase = "reading the current revision"
+                before = revisions.current_heads(conn)
+                conn.commit()
+                if direction != "up":  # and again under the lock: another run may have moved it
+                    self._check_confirm(run.request, before)
+                steps = self._plan(direction, target, before)
+                if steps:  # a refused or empty request leaves the database exactly as it was
+                    run.phase = "creating the history table"
+                    history_table.ensure(conn)
+                    conn.commit()
                     self._apply(run, conn, steps, direction)
-                except AuroraMigrationsError:
-                    raise
-                except Exception as exc:
-                    raise self._failure(run, conn, exc) from None
-            after = revisions.current_heads(conn)
-            conn.commit()
+                run.phase = "reading the final revision"
+                after = revisions.current_heads(conn)
+                conn.commit()
+                run.phase = "releasing the migration lock"
+                if not lock.release(conn):
+                    raise self._lock_lost(run, "when the run released it")
+        except AuroraMigrationsError:
+            raise
+        except Exception as exc:
+            raise self._failure(run, exc) from None
         done = {a.revision for a in run.applied}
         remaining = [s.revision for s in steps if s.revision not in done]
         pending = revisions.pending(self.script, after) if direction == "up" else remaining
@@ -282,40 +305,90 @@ class MigrationEngine:
     ) -> None:
         config = self._config(connection=conn)
         config.attributes["on_version_apply"] = [self._recorder(run, direction)]
+        watch = run.watch = TransactionWatch(conn)
 
         def guarded(rev: Any, context: MigrationContext) -> Iterator[Any]:
             for step in steps:
+                self._between_steps(run, conn)
                 if not self._time_left(run, step):
                     run.stopped_early = True
                     return
                 run.in_flight, run.step_started = step, time.monotonic()
+                run.phase = "applying"
                 log_event("step.start", revision=step.revision, direction=direction)
+                watch.start()
                 yield step.step
+            self._between_steps(run, conn)
             run.in_flight = None
 
-        with EnvironmentContext(config, self.script, fn=guarded):
-            self.script.run_env()
+        try:
+            with EnvironmentContext(config, self.script, fn=guarded):
+                self.script.run_env()
+        finally:
+            watch.close()
+
+    def _between_steps(self, run: _Run, conn: Connection) -> None:
+        """Before each revision and after the last: settle the record, check the lock.
+
+        A revision that committed the migration transaction itself leaves its version row and
+        history row in a transaction Alembic will not commit; commit it now, so the database
+        records exactly what took effect. Then re-apply the session limits and make sure the
+        lock is still ours, in the transaction the next revision will use.
+        """
+        if conn.in_transaction():
+            run.phase = "committing the record of the previous revision"
+            conn.commit()
+        run.phase = "checking the migration lock"
+        if not session.apply_and_check_lock(conn, self.settings):
+            raise self._lock_lost(run, "between revisions")
 
     def _recorder(self, run: _Run, direction: str) -> Callable[..., None]:
         """on_version_apply hook: runs inside the revision's transaction, just before commit."""
 
         def record(*, ctx: MigrationContext, step: MigrationInfo, **_: Any) -> None:
+            watch = run.watch
+            assert watch is not None
+            watch.stop()
             planned: revisions.Step = run.in_flight
             duration = _ms_since(run.step_started)
             applied = AppliedRevision(planned.revision, planned.description, direction, duration)
+            if watch.escaped:
+                log_event(
+                    "step.committed_itself",
+                    level=logging.WARNING,
+                    revision=planned.revision,
+                    took_effect=watch.took_effect[:MAX_LISTED],
+                    note="the revision committed outside its transaction; its record is "
+                    "committed right after it",
+                )
             assert ctx.connection is not None
-            history_table.record(
-                ctx.connection,
-                run_id=run.run_id,
-                command=run.request.command,
-                revision=applied.revision,
-                description=applied.description,
-                direction=direction,
-                duration_ms=duration,
-                request_id=run.request_id,
-            )
+            run.phase = "recording the revision in the history table"
+            try:
+                history_table.record(
+                    ctx.connection,
+                    run_id=run.run_id,
+                    command=run.request.command,
+                    revision=applied.revision,
+                    description=applied.description,
+                    direction=direction,
+                    duration_ms=duration,
+                    request_id=run.request_id,
+                )
+            except sa.exc.DBAPIError as exc:
+                if is_connection_lost(exc):
+                    raise
+                raise HistoryWriteFailed(
+                    f"Revision {planned.revision} ran, but its row in "
+                    f"{history_table.TABLE} could not be written: {driver_message(exc)}. The "
+                    "revision's transaction was rolled back. This is not a fault of the "
+                    f"revision: check {history_table.TABLE} (its columns, triggers, "
+                    "permissions) and run the command again.",
+                    revision=planned.revision,
+                    database_error=driver_message(exc),
+                ) from None
             run.applied.append(applied)
             run.in_flight = None
+            run.phase = "committing the revision"
             log_event(
                 "step",
                 revision=applied.revision,
@@ -341,16 +414,61 @@ class MigrationEngine:
         )
         return False
 
-    def _failure(self, run: _Run, conn: Connection, exc: Exception) -> AuroraMigrationsError:
-        """Name the revision, the database error and the state the database is in now."""
+    def _failure(self, run: _Run, exc: BaseException) -> AuroraMigrationsError:
+        """Name what failed, the driver's own words and the state the database is in now.
+
+        The state is read afresh, on a new connection, and so is what this run recorded: the
+        database, not our book-keeping, says which revisions stayed applied.
+        """
         step: revisions.Step | None = run.in_flight
-        state = self._state_after_failure(conn)
+        error = driver_message(exc)
+        lost = is_connection_lost(exc)
+        truth = self._read_back(run)
         name = (
             f"Revision {step.revision} ({step.description})"
             if step
-            else "The run, before any revision,"
+            else f"The run, while {run.phase},"
         )
-        kept = [a.revision for a in run.applied]
+        if truth is None:
+            where = (
+                "The database could not be reached to read its state, so the state is "
+                "unknown: run `aurora-migrate current` (or the `current` event) to see it"
+            )
+            kept = [a.revision for a in run.applied]
+        else:
+            state, kept = truth
+            where = f"The database is now at {_state(state)}" + (
+                f"; revisions this run applied stay applied: {', '.join(kept)}" if kept else ""
+            )
+        escaped = ""
+        if step is not None and run.watch is not None and run.watch.escaped:
+            escaped = (
+                " The revision committed part of its work outside its transaction, so these "
+                f"statements may have taken effect: {run.watch.describe()}. Check for them "
+                "before running again."
+            )
+        details: dict[str, Any] = {
+            "revision": step.revision if step else None,
+            "database_error": error,
+            "state": truth[0] if truth else None,
+            "state_known": truth is not None,
+            "applied": kept,
+            "took_effect": run.watch.took_effect if escaped and run.watch else None,
+        }
+        if lost:
+            return ConnectionLost(
+                f"Lost the connection to the database while {run.phase}"
+                + (f" (revision {step.revision} in flight)" if step else "")
+                + f": {error}. The migration lock went with it, so this run stopped. "
+                + (
+                    "The revision in flight was rolled back by the server. "
+                    if step and not escaped
+                    else ""
+                )
+                + f"{where}.{escaped} This is not a fault of the revision: when the database "
+                "is reachable again, run the same command again.",
+                **details,
+            )
         orig = getattr(exc, "orig", None)
         kind: type[MigrationFailed] = MigrationFailed
         hint = "Fix the revision and run the command again."
@@ -360,30 +478,41 @@ class MigrationEngine:
         elif isinstance(orig, psycopg2.errors.LockNotAvailable):
             kind = LockTimeout
             hint = "Another session holds a table lock: retry, or raise MIGRATION_LOCK_TIMEOUT_MS."
-        return kind(
-            f"{name} failed and was rolled back: {driver_message(exc)}. "
-            f"The database is now at {_state(state)}"
-            + (
-                f"; revisions applied before it in this run stay applied: {', '.join(kept)}"
-                if kept
-                else ""
+        if step is None:
+            return InternalError(
+                f"{name} failed: {error}. {where}. This is a bug; the logs have the details.",
+                **details,
             )
-            + f". {hint}",
-            revision=step.revision if step else None,
-            database_error=driver_message(exc),
-            state=state,
-            applied=kept,
+        return kind(
+            f"{name} failed and was rolled back: {error}. {where}.{escaped} {hint}",
+            **details,
         )
 
-    def _state_after_failure(self, conn: Connection) -> list[str]:
+    def _lock_lost(self, run: _Run, when: str) -> LockLost:
+        truth = self._read_back(run)
+        state = (
+            f"The database is at {_state(truth[0])}" if truth else "The state is unknown"
+        )
+        return LockLost(
+            f"The migration lock was no longer held {when}, so the run stopped before its next "
+            f"statement (something in this session released it, e.g. pg_advisory_unlock_all() "
+            f"in a revision). {state}. Check that no other run is active "
+            "(`aurora-migrate current`), then run the command again.",
+            state=truth[0] if truth else None,
+            state_known=truth is not None,
+            applied=truth[1] if truth else [a.revision for a in run.applied],
+        )
+
+    def _read_back(self, run: _Run) -> tuple[list[str], list[str]] | None:
+        """(current heads, revisions this run recorded), on a fresh connection; None if unknown."""
         try:
-            conn.rollback()
-            state = revisions.current_heads(conn)
-            conn.rollback()
-            return state
-        except sa.exc.DBAPIError:
             with self._connection() as fresh:
-                return revisions.current_heads(fresh)
+                state = revisions.current_heads(fresh)
+                recorded = history_table.recorded_by_run(fresh, run.run_id)
+                fresh.rollback()
+        except (AuroraMigrationsError, sa.exc.DBAPIError):
+            return None
+        return state, recorded
 
     # --- plumbing ------------------------------------------------------------------------------
 
@@ -399,11 +528,6 @@ class MigrationEngine:
         if self._engine is None:
             self._engine = make_engine(self.source, self.settings)
         return closing(connect(self._engine, self.source))
-
-    def _set_session_timeouts(self, conn: Connection) -> None:
-        conn.exec_driver_sql(f"SET lock_timeout = {int(self.settings.lock_timeout_ms)}")
-        conn.exec_driver_sql(f"SET statement_timeout = {int(self.settings.statement_timeout_ms)}")
-        conn.commit()
 
     def dispose(self) -> None:
         if self._engine is not None:

@@ -108,6 +108,18 @@ class LockWaitTimeout(AuroraMigrationsError):
     """Another migration run held the migration lock for longer than we were willing to wait."""
 
 
+class LockLost(AuroraMigrationsError):
+    """The run no longer holds the migration lock, so it stopped before its next statement."""
+
+
+class ConnectionLost(LockLost):
+    """The connection running the migrations (and holding the lock) was lost mid-run."""
+
+
+class HistoryWriteFailed(AuroraMigrationsError):
+    """A revision ran, but its history row could not be written; its transaction rolled back."""
+
+
 class MigrationFailed(AuroraMigrationsError):
     """A revision failed; it was rolled back alone and earlier revisions stay applied."""
 

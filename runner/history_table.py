@@ -54,3 +54,14 @@ def last_applied(conn: Connection) -> dict[str, str]:
         )
     )
     return {revision: when.isoformat() for revision, when in rows}
+
+
+def recorded_by_run(conn: Connection, run_id: str) -> list[str]:
+    """The revisions one run recorded (committed rows only), oldest first."""
+    if not sa.inspect(conn).has_table(TABLE):
+        return []
+    rows = conn.execute(
+        sa.text(f"SELECT revision FROM {TABLE} WHERE run_id = :run_id ORDER BY id"),
+        {"run_id": run_id},
+    )
+    return [str(revision) for (revision,) in rows]

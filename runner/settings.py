@@ -52,6 +52,18 @@ ENVIRONMENT: dict[str, tuple[str, Any, str]] = {
     "AURORA_MIGRATE_DEVDB_DIR": ("devdb_dir", None, "Where the local dev database lives."),
 }
 
+# attr -> (lowest, highest, unit). PostgreSQL takes at most 2^31-1 ms for its timeouts.
+_PG_MS_MAX = 2_147_483_647
+_LIMITS: dict[str, tuple[float, float, str]] = {
+    "db_port": (1, 65_535, ""),
+    "connect_timeout_s": (1, 3_600, " seconds"),
+    "lock_wait_s": (0.001, _PG_MS_MAX / 1000, " seconds"),
+    "lock_timeout_ms": (0, _PG_MS_MAX, " ms (0 = none)"),
+    "statement_timeout_ms": (0, _PG_MS_MAX, " ms (0 = none)"),
+    "time_guard_margin_ms": (0, 15 * 60 * 1000, " ms"),
+}
+_VARIABLE = {attr: name for name, (attr, _default, _help) in ENVIRONMENT.items()}
+
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -78,6 +90,17 @@ class Settings:
     devdb_dir: str | None = None
     explicit_ssl_mode: bool = field(default=False, compare=False)
 
+    def __post_init__(self) -> None:
+        for attr, (low, high, unit) in _LIMITS.items():
+            value = getattr(self, attr)
+            if value is not None and not low <= value <= high:
+                raise ConfigurationError(
+                    f"{_VARIABLE[attr]} must be between {_number(low)} and {_number(high)}"
+                    f"{unit}, not {_number(value)}. Fix the setting and run again; nothing "
+                    "was changed.",
+                    variable=_VARIABLE[attr],
+                )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if environ is None else environ
@@ -102,6 +125,10 @@ class Settings:
     @property
     def devdb_path(self) -> Path:
         return Path(self.devdb_dir) if self.devdb_dir else PROJECT_ROOT / ".devdb"
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() else f"{value:g}"
 
 
 def _convert(name: str, raw: str, kind: Any) -> Any:
