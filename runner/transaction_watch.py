@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import psycopg2.extensions
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -30,6 +31,7 @@ class TransactionWatch:
         self.took_effect: list[str] = []
         sa.event.listen(conn, "commit", self._on_commit)
         sa.event.listen(conn, "before_cursor_execute", self._on_execute)
+        sa.event.listen(conn, "after_cursor_execute", self._after_execute)
 
     def start(self) -> None:
         """A revision begins: forget the previous one."""
@@ -50,12 +52,18 @@ class TransactionWatch:
     def close(self) -> None:
         sa.event.remove(self._conn, "commit", self._on_commit)
         sa.event.remove(self._conn, "before_cursor_execute", self._on_execute)
+        sa.event.remove(self._conn, "after_cursor_execute", self._after_execute)
 
-    def _on_commit(self, conn: Connection) -> None:
+    def _on_commit(self, *_: Any) -> None:
         if self._active:
             self.commits += 1
             self.took_effect.extend(self._uncommitted)
             self._uncommitted = []
+
+    def _after_execute(self, conn: Connection, cursor: Any, *_: Any) -> None:
+        """A `COMMIT` (or `END`) sent as SQL ends the transaction behind the driver's back."""
+        if self._active and _ended_behind_driver(cursor.connection):
+            self._on_commit()
 
     def _on_execute(self, conn: Connection, cursor: Any, statement: str, *_: Any) -> None:
         if not self._active:
@@ -63,7 +71,8 @@ class TransactionWatch:
         text = " ".join(statement.split())
         if len(text) > STATEMENT_CHARS:
             text = text[: STATEMENT_CHARS - 1] + "…"
-        if getattr(cursor.connection, "autocommit", False):
+        raw = cursor.connection
+        if getattr(raw, "autocommit", False) or _ended_behind_driver(raw):
             self.took_effect.append(text)
         else:
             self._uncommitted.append(text)
@@ -74,3 +83,14 @@ class TransactionWatch:
         more = len(self.took_effect) - len(shown)
         listed = "; ".join(shown) + (f"; and {more} more" if more else "")
         return listed or "(a commit with no statement before it)"
+
+
+def _ended_behind_driver(raw: Any) -> bool:
+    """psycopg2 believes a transaction is open, but the server says none is: each statement
+    now commits on its own."""
+    info = getattr(raw, "info", None)
+    return (
+        getattr(raw, "status", None) == psycopg2.extensions.STATUS_BEGIN
+        and info is not None
+        and info.transaction_status == psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    )
