@@ -1,9 +1,10 @@
 """The migration engine: one core under the Lambda handler and the `aurora-migrate` CLI.
 
 Each command is a thin verb in the style of `alembic.command`: it works out which steps to
-run, then hands Alembic a closure that yields them. The engine owns both connections (one
-for the session advisory lock, one for the migrations) and hands the migration connection to
-`env.py` through `Config.attributes`. It knows nothing of boto3 or argv.
+run, then hands Alembic a closure that yields them. A mutating run uses one connection for
+everything: the migration lock, the revisions and the record, so the lock lives exactly as
+long as the work (`runner.lock`). The engine hands that connection to `env.py` through
+`Config.attributes`. It knows nothing of boto3 or argv.
 """
 
 from __future__ import annotations
