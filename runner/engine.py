@@ -40,7 +40,6 @@ from runner.errors import (
     ConfirmationRequired,
     ConnectionLost,
     HistoryWriteFailed,
-    InternalError,
     InvalidTarget,
     LockLost,
     LockTimeout,
@@ -480,8 +479,10 @@ class MigrationEngine:
             kind = LockTimeout
             hint = "Another session holds a table lock: retry, or raise MIGRATION_LOCK_TIMEOUT_MS."
         if step is None:
-            return InternalError(
-                f"{name} failed: {error}. {where}. This is a bug; the logs have the details.",
+            return MigrationFailed(
+                f"{name} failed: {error}. {where}. No revision was running, so nothing of "
+                "this run beyond that state took effect. Check the database error (permissions "
+                "on the schema or the history table, for example) and run the command again.",
                 **details,
             )
         return kind(
