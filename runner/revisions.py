@@ -10,6 +10,7 @@ this project is in this module.
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,8 @@ class RevisionFile:
 
 # --- the files ---------------------------------------------------------------------------------
 
+_UNIQUE: weakref.WeakSet[ScriptDirectory] = weakref.WeakSet()
+
 
 def scan(script: ScriptDirectory) -> list[RevisionFile]:
     """Every revision file, read one by one: unlike Alembic's map, duplicates are all kept."""
@@ -85,12 +88,19 @@ def scan(script: ScriptDirectory) -> list[RevisionFile]:
 
 
 def check_unique(script: ScriptDirectory) -> None:
-    """Refuse a project where two files declare one revision id (Alembic only warns)."""
+    """Refuse a project where two files declare one revision id (Alembic only warns).
+
+    A clean result is remembered per `ScriptDirectory`, as Alembic memoizes its revision
+    map: a warm Lambda does not read every revision file again on each invocation.
+    """
+    if script in _UNIQUE:
+        return
     by_id: dict[str, list[Path]] = {}
     for found in scan(script):
         by_id.setdefault(found.revision, []).append(found.path)
     dupes = {rev: sorted(paths) for rev, paths in sorted(by_id.items()) if len(paths) > 1}
     if not dupes:
+        _UNIQUE.add(script)
         return
     rev, paths = next(iter(dupes.items()))
     files = [_display(p) for p in paths]
