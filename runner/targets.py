@@ -124,10 +124,14 @@ class RevisionGraph:
         )
         if len(found) == 1:
             return found[0]
-        why = f"{shown(text)} starts {', '.join(found)}" if found else f"no revision {shown(text)}"
+        why = (
+            f"{shown(text)} is the start of several revisions ({', '.join(found)})"
+            if found
+            else f"there is no revision {shown(text)} in this project"
+        )
+        where = "" if text == expression else f" (in {shown(expression)})"
         raise UnknownRevision(
-            f"Cannot resolve {shown(expression)}: {why} in this project. List the revisions "
-            "with `history`.",
+            f"{why[0].upper()}{why[1:]}{where}. List the revisions with `history`.",
             revision=expression[:ECHO_LENGTH],
         )
 
