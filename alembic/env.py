@@ -2,8 +2,10 @@
 
 The runner (`runner.engine`) owns the connection and hands it over in
 `config.attributes["connection"]`, with its `on_version_apply` hooks. Plain `alembic`
-commands (authors, pytest-alembic) connect to DATABASE_URL or the local dev database.
-Every revision runs in its own transaction (`transaction_per_migration=True`).
+commands (authors, pytest-alembic) connect to DATABASE_URL or the local dev database, and
+first refuse a project where two files declare one revision id (the runner checks that
+itself before it connects). Every revision runs in its own transaction
+(`transaction_per_migration=True`).
 """
 
 from logging.config import fileConfig
@@ -14,11 +16,20 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from alembic import context
-from runner.alembic_support import cli_database_url, is_authoring, number_new_revision
+from runner.alembic_support import (
+    cli_database_url,
+    is_authoring,
+    number_merges,
+    number_new_revision,
+    refuse_duplicates,
+)
 
 config = context.config
-if config.config_file_name and not config.attributes.get("managed_by_runner"):
-    fileConfig(config.config_file_name, disable_existing_loggers=False)
+if not config.attributes.get("managed_by_runner"):
+    if config.config_file_name:
+        fileConfig(config.config_file_name, disable_existing_loggers=False)
+    refuse_duplicates(config, context.script)
+    number_merges(config, context.script)
 
 COMMON: dict[str, Any] = {
     "transaction_per_migration": True,

@@ -1,8 +1,12 @@
 """The few helpers `alembic/env.py` needs, so that env.py itself stays small.
 
 - `number_new_revision`: `alembic revision -m "..."` names the file NNNN_<slug>.py with the
-  next number (0017, 0018, ...), so revision files sort in the order they apply.
-- `is_authoring`: `alembic revision` (without --autogenerate) needs no database.
+  next number (0017, 0018, ...), so revision files sort in the order they apply. Only in a
+  project whose ids are all NNNN: a project with Alembic's hash ids keeps them.
+- `number_merges`: the same for `alembic merge`, which has no hook of its own.
+- `refuse_duplicates`: plain `alembic` commands refuse two files with one revision id.
+- `is_authoring`: `alembic revision` (without --autogenerate) and `alembic merge` need no
+  database.
 - `cli_database_url`: where plain `alembic` commands connect when the runner is not in charge.
 """
 
@@ -12,36 +16,84 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import alembic.util
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 
-from runner.errors import ConfigurationError
+from runner import revisions
+from runner.errors import ConfigurationError, DuplicateRevision
 from runner.settings import Settings
 
 NUMBER_WIDTH = 4
-_NUMBERED = re.compile(r"^[0-9]+$")
+_NUMBERED = re.compile(f"[0-9]{{{NUMBER_WIDTH}}}")
 
 
-def next_revision_number(existing: Iterable[str]) -> str:
-    numbers = [int(rev) for rev in existing if _NUMBERED.match(rev)]
-    return f"{max(numbers, default=0) + 1:0{NUMBER_WIDTH}d}"
+def next_revision_number(existing: Iterable[str]) -> str | None:
+    """The next NNNN id, or None when the project's ids are not all NNNN (hash ids)."""
+    ids = list(existing)
+    if not all(_NUMBERED.fullmatch(rev) for rev in ids):
+        return None
+    return f"{max((int(rev) for rev in ids), default=0) + 1:0{NUMBER_WIDTH}d}"
 
 
 def number_new_revision(context: MigrationContext, revision: Any, directives: list[Any]) -> None:
-    """process_revision_directives hook: the new revision's id is the next number."""
-    script = context.opts["script"]
-    existing = [sc.revision for sc in script.walk_revisions("base", "heads")]
+    """process_revision_directives hook: in a numbered project the new id is the next number."""
+    if context.config is not None and _explicit_rev_id(context.config):
+        return
+    number = next_revision_number(_ids(context.opts["script"]))
+    if number is None:
+        return
     for directive in directives:
-        directive.rev_id = next_revision_number(existing)
+        directive.rev_id = number
+
+
+def number_merges(config: Config, script: ScriptDirectory) -> None:
+    """`alembic merge` takes its id from `alembic.util.rev_id()` after env.py has run, and
+    offers no hook: in a numbered project, make that return the next number (this process
+    only: plain `alembic merge` runs one command and exits)."""
+    if _command(config) != "merge" or _explicit_rev_id(config):
+        return
+    number = next_revision_number(_ids(script))
+    if number is not None:
+        alembic.util.rev_id = lambda: number
+
+
+def refuse_duplicates(config: Config, script: ScriptDirectory) -> None:
+    """Two files with one id: refuse before Alembic silently picks one of them.
+
+    Under the `alembic` command line the error becomes Alembic's `CommandError`, which it
+    prints as `FAILED: DuplicateRevision: ...` instead of a traceback.
+    """
+    try:
+        revisions.check_unique(script)
+    except DuplicateRevision as exc:
+        if config.cmd_opts is None:
+            raise
+        raise CommandError(f"{type(exc).__name__}: {exc.message}") from None
 
 
 def is_authoring(config: Config) -> bool:
-    """True for `alembic revision` without --autogenerate: only a file is written."""
-    options = config.cmd_opts
-    command = getattr(options, "cmd", None)
-    if not command:
-        return False
-    return bool(command[0].__name__ == "revision" and not getattr(options, "autogenerate", False))
+    """True for `alembic revision` without --autogenerate, and `alembic merge`: only a file
+    is written."""
+    command = _command(config)
+    if command == "merge":
+        return True
+    return command == "revision" and not getattr(config.cmd_opts, "autogenerate", False)
+
+
+def _command(config: Config) -> str | None:
+    command = getattr(config.cmd_opts, "cmd", None)
+    return str(command[0].__name__) if command else None
+
+
+def _explicit_rev_id(config: Config) -> bool:
+    return bool(getattr(config.cmd_opts, "rev_id", None))
+
+
+def _ids(script: ScriptDirectory) -> list[str]:
+    return [found.revision for found in revisions.scan(script)]
 
 
 def cli_database_url() -> str:

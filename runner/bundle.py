@@ -32,8 +32,9 @@ from typing import IO, Any
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from runner.errors import BundleFailed
+from runner.errors import BundleFailed, DuplicateRevision
 from runner.logs import log_event
+from runner.revisions import check_unique
 from runner.settings import PROJECT_ROOT
 
 ARCHES = {"x86_64": "x86_64", "arm64": "aarch64"}
@@ -90,9 +91,11 @@ class BundleReport:
 
 
 def build_bundle(out_dir: Path, *, arch: str, python_version: str) -> BundleReport:
-    """Fill `out_dir` (missing or empty) with a deployable bundle. Raises `BundleFailed`."""
+    """Fill `out_dir` (missing or empty) with a deployable bundle. Raises `BundleFailed`, or
+    `DuplicateRevision` (two files, one revision id) before anything is built."""
     out_dir = Path(out_dir)
     _check_arguments(out_dir, arch, python_version)
+    check_unique(ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini"))))
     out_dir.mkdir(parents=True, exist_ok=True)
     requirements = runtime_requirements(PROJECT_ROOT / "pyproject.toml")
     _pip_install(out_dir, requirements, arch=arch, python_version=python_version)
@@ -343,6 +346,9 @@ def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None) -> in
     except BundleFailed as exc:
         out.write(f"FAILED: {exc.message}\n")
         return 1
+    except DuplicateRevision as exc:
+        out.write(f"FAILED: DuplicateRevision: {exc.message}\n")
+        return 2
     out.write(json.dumps(report.to_dict(), indent=2) + "\n")
     return 0
 

@@ -58,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     dev.add_argument("action", choices=["start", "stop", "url", "reset"])
     dev.add_argument("--show-password", action="store_true", help="print the URL with its password")
 
+    renumber = sub.add_parser("renumber", parents=[common], help="give a revision the next number")
+    renumber.add_argument("revision", metavar="REV", help="the duplicated revision id")
+    renumber.add_argument("--file", type=Path, required=True, help="the file that lost the race")
+
     bundle = sub.add_parser("bundle", parents=[common], help="build the Lambda deployment folder")
     bundle.add_argument("--arch", choices=["arm64", "x86_64"], default="arm64")
     bundle.add_argument("--python", default="3.12", dest="python_version", metavar="X.Y")
@@ -76,6 +80,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _devdb(args, out)
         if args.command == "bundle":
             return _bundle(args, out)
+        if args.command == "renumber":
+            return _renumber(args, out)
         return _migrate(args, out)
     except AuroraMigrationsError as exc:
         if args.json:
@@ -141,6 +147,21 @@ def _bundle(args: argparse.Namespace, out: Console) -> int:
         print(json.dumps(data, indent=2))
     else:
         render.mapping(out, "bundle", data)
+    return EXIT_OK
+
+
+def _renumber(args: argparse.Namespace, out: Console) -> int:
+    from runner.renumber import renumber, script_directory
+
+    done = renumber(script_directory(Settings.from_env()), args.revision, args.file)
+    if args.json:
+        print(json.dumps(done.to_dict(), indent=2))
+    else:
+        out.print(
+            f"renumbered {done.old_revision} -> {done.new_revision}: {done.new_file} "
+            f"(revises {done.down_revision or 'base'})",
+            highlight=False,
+        )
     return EXIT_OK
 
 

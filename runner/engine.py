@@ -27,7 +27,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
-from runner import history_table, lock, revisions, session
+from runner import history_table, lock, offline_sql, revisions, session
 from runner.database import (
     CredentialSource,
     connect,
@@ -166,36 +166,22 @@ class MigrationEngine:
 
     def _sql(self, run: _Run) -> Result:
         """The SQL an upgrade (or downgrade) to the target would run, without running it."""
-        target = run.request.revision or "head"
+        expression = run.request.revision or "head"
         with self._connection() as conn:
             current = revisions.current_heads(conn)
-        steps, upgrading = self._plan_either_way(target, current)
+        plan = self._plan_either_way(expression, current)
         buffer = io.StringIO()
-        config = self._config(output=buffer)
-        starting = ",".join(current) if current else None
-        destination = steps[-1].revision_id_after if steps else target
-
-        def offline_steps(rev: Any, context: MigrationContext) -> list[Any]:
-            return [s.step for s in steps]
-
-        with EnvironmentContext(
-            config,
-            self.script,
-            fn=offline_steps,
-            as_sql=True,
-            starting_rev=starting,
-            destination_rev=destination,
-        ):
-            self.script.run_env()
+        offline_sql.render(self._config(output=buffer), self.script, plan, current)
         return Result(
             command="sql",
             before=current,
             after=current,
-            target=target,
-            pending=[s.revision for s in steps],
+            target=plan.target_label,
+            target_expression=expression,
+            pending=[s.revision for s in plan],
             heads=list(self.script.get_heads()),
             sql=buffer.getvalue(),
-            message=f"{'up' if upgrading else 'down'}grade: {len(steps)} revision(s), none run",
+            message=f"{plan.direction}grade: {len(plan)} revision(s), none run",
         )
 
     def _upgrade(self, run: _Run) -> Result:
@@ -254,16 +240,18 @@ class MigrationEngine:
             applied=list(run.applied),
             pending=pending,
             complete=not run.stopped_early,
-            target=target,
+            target=steps.target_label,
+            target_expression=target,
             heads=list(self.script.get_heads()),
             lock_wait_ms=lock_wait_ms,
             message=_summary(run, remaining, direction),
         )
 
-    def _plan(self, direction: str, target: str, current: list[str]) -> list[revisions.Step]:
+    def _plan(self, direction: str, target: str, current: list[str]) -> revisions.Plan:
+        """Resolve `target` to concrete revisions, and the exact steps that lead there."""
         try:
             return revisions.plan(self.script, direction, target, current)
-        except CommandError as exc:
+        except CommandError as exc:  # Alembic's own refusal, should one slip through
             raise InvalidTarget(
                 f"Cannot {direction} to {target!r} from {_state(current)}: {exc}. "
                 "Check the target with `history`.",
@@ -271,24 +259,9 @@ class MigrationEngine:
                 current=current,
             ) from None
 
-    def _plan_either_way(
-        self, target: str, current: list[str]
-    ) -> tuple[list[revisions.Step], bool]:
+    def _plan_either_way(self, target: str, current: list[str]) -> revisions.Plan:
         """`sql` works out the direction itself: down when the target is behind the database."""
-        problem: InvalidTarget | None = None
-        try:
-            up = self._plan("up", target, current)
-        except InvalidTarget as exc:
-            up, problem = [], exc
-        if up:
-            return up, True
-        try:
-            down = self._plan("down", target, current)
-        except InvalidTarget:
-            if problem is not None:
-                raise problem from None
-            down = []
-        return (down, False) if down else ([], True)
+        return self._plan("either", target, current)
 
     def _check_confirm(self, request: Request, current: list[str]) -> None:
         expected = ",".join(current) if current else "base"

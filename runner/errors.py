@@ -77,6 +77,18 @@ class ConfirmationRequired(BadRequest):
     """A destructive command needs `confirm` equal to the database's current revision."""
 
 
+class FieldTooLong(BadRequest):
+    """A field is longer than any revision expression or confirmation needs to be."""
+
+
+class DuplicateRevision(BadRequest):
+    """Two revision files declare the same revision id; Alembic would silently use one."""
+
+
+class RenumberRefused(BadRequest):
+    """`renumber` cannot renumber that file safely; nothing was written."""
+
+
 class ConfigurationError(AuroraMigrationsError):
     """The runner is not configured well enough to reach a database."""
 
@@ -142,3 +154,7 @@ class LocalDatabaseError(AuroraMigrationsError):
 
 class BundleFailed(AuroraMigrationsError):
     """The Lambda deployment bundle could not be built (pip failed, or a bad output folder)."""
+
+
+class OfflineSqlUnavailable(AuroraMigrationsError):
+    """A revision cannot be rendered as SQL without a database (it reads results or commits)."""

@@ -6,17 +6,17 @@ This is pure validation: no database, no Alembic. Whether a revision exists is c
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from runner import targets
 from runner.errors import (
     InvalidFieldType,
-    MalformedRevision,
     MissingField,
     UnknownCommand,
     UnknownField,
 )
 from runner.results import COMMANDS, Request
+from runner.targets import shown
 
 # command -> (allowed fields, required fields)
 FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
@@ -29,9 +29,6 @@ FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "stamp": (frozenset({"revision", "confirm"}), frozenset({"revision"})),
 }
 DEFAULT_REVISION = {"upgrade": "head", "sql": "head"}
-
-# head, heads, base, a (partial) revision id, optionally followed by +N / -N, or just +N / -N.
-_REVISION = re.compile(r"^(?:(?:heads?|base|[0-9A-Za-z_]+)(?:[+-][0-9]+)?|[+-][0-9]+)$")
 
 
 def parse_event(event: Any) -> Request:
@@ -52,21 +49,23 @@ def parse_event(event: Any) -> Request:
         )
     if command not in FIELDS:
         raise UnknownCommand(
-            f"Unknown command {command!r}. Use one of: {', '.join(COMMANDS)}.", command=command
+            f"Unknown command {shown(command)}. Use one of: {', '.join(COMMANDS)}.",
+            command=command[: targets.ECHO_LENGTH],
         )
     allowed, required = FIELDS[command]
-    extra = sorted(set(event) - allowed - {"command"})
+    extra = sorted(str(name)[: targets.ECHO_LENGTH] for name in set(event) - allowed - {"command"})
     if extra:
         raise UnknownField(
-            f"{command!r} does not take the field(s) {', '.join(map(repr, extra))}. "
+            f"{command!r} does not take the field(s) {', '.join(map(shown, extra[:5]))}. "
             f"It takes: {', '.join(sorted(allowed)) or 'no other fields'}.",
-            fields=extra,
+            fields=extra[:20],
         )
     for name in allowed & set(event):
         if not isinstance(event[name], str):
             raise InvalidFieldType(
                 f"{name!r} must be a string, not {_json_type(event[name])}.", field=name
             )
+        targets.check_length(name, event[name])
     missing = sorted(required - set(event))
     if missing:
         raise MissingField(
@@ -79,12 +78,8 @@ def parse_event(event: Any) -> Request:
 
 
 def check_revision_syntax(expression: str) -> None:
-    if not _REVISION.match(expression):
-        raise MalformedRevision(
-            f"{expression!r} is not a revision expression. Use a revision id (e.g. 0017), "
-            "'head', 'base', or a relative step such as '-1', '+2' or 'head-1'.",
-            revision=expression,
-        )
+    """The grammar and length of a revision expression (`runner.targets` owns both)."""
+    targets.parse(expression)
 
 
 def _json_type(value: Any) -> str:

@@ -47,7 +47,8 @@ class Result:
     duration_ms: int = 0
     ok: bool = True
     complete: bool = True
-    target: str | None = None
+    target: str | None = None  # the resolved revision id(s), comma-joined, or "base"
+    target_expression: str | None = None  # the expression the request gave, e.g. "head-1"
     heads: list[str] = field(default_factory=list)
     revisions: list[RevisionInfo] | None = None
     sql: str | None = None

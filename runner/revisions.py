@@ -1,24 +1,30 @@
 """Questions about the revision tree and the database's place in it.
 
-Validation here runs before the database is touched: an unknown revision, an ambiguous
-`head` or a malformed expression is refused with a typed error and nothing changes.
+Validation here runs before the database is touched: two files with one revision id, an
+unknown revision, an ambiguous `head` or a malformed expression is refused with a typed
+error and nothing changes. `plan` turns a resolved expression (`runner.targets`) into the
+Alembic step objects the engine hands to `env.py`. Every use of Alembic's private API in
+this project is in this module.
 """
 
 from __future__ import annotations
 
-import re
+import os
+import weakref
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, overload
 
-from alembic.runtime.migration import MigrationContext
+from alembic.runtime.migration import MigrationContext, MigrationStep, StampStep
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
+from alembic.util import to_tuple
 from sqlalchemy.engine import Connection
 
-from runner.errors import DatabaseAhead, MultipleHeads, UnknownRevision
+from runner import targets
+from runner.errors import DatabaseAhead, DuplicateRevision
 from runner.results import RevisionInfo
-
-_PARTS = re.compile(r"^(?P<base>[0-9A-Za-z_]*?)(?P<rel>[+-][0-9]+)?$")
 
 
 @dataclass(frozen=True)
@@ -31,28 +37,153 @@ class Step:
     revision_id_after: str
 
 
+@dataclass(frozen=True)
+class Plan(Sequence[Step]):
+    """The steps of one command, in order, and the concrete revisions they lead to."""
+
+    direction: str  # "up", "down" or "stamp"
+    expression: str
+    target: tuple[str, ...]  # () is base
+    after: tuple[str, ...]  # the database's heads once every step ran
+    steps: tuple[Step, ...]
+
+    @property
+    def target_label(self) -> str:
+        """The target as the results and `confirm` spell it: comma-joined ids, or `base`."""
+        return targets.label(self.target)
+
+    @overload
+    def __getitem__(self, index: int) -> Step: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Step]: ...
+    def __getitem__(self, index: int | slice) -> Step | Sequence[Step]:
+        return self.steps[index]
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def __iter__(self) -> Iterator[Step]:
+        return iter(self.steps)
+
+
+@dataclass(frozen=True)
+class RevisionFile:
+    revision: str
+    down_revisions: tuple[str, ...]
+    path: Path
+    doc: str
+
+
+# --- the files ---------------------------------------------------------------------------------
+
+_UNIQUE: weakref.WeakSet[ScriptDirectory] = weakref.WeakSet()
+
+
+def scan(script: ScriptDirectory) -> list[RevisionFile]:
+    """Every revision file, read one by one: unlike Alembic's map, duplicates are all kept."""
+    return [
+        RevisionFile(sc.revision, to_tuple(sc.down_revision, default=()), Path(sc.path), sc.doc)
+        for sc in script._load_revisions()
+    ]
+
+
+def check_unique(script: ScriptDirectory) -> None:
+    """Refuse a project where two files declare one revision id (Alembic only warns).
+
+    A clean result is remembered per `ScriptDirectory`, as Alembic memoizes its revision
+    map: a warm Lambda does not read every revision file again on each invocation.
+    """
+    if script in _UNIQUE:
+        return
+    by_id: dict[str, list[Path]] = {}
+    for found in scan(script):
+        by_id.setdefault(found.revision, []).append(found.path)
+    dupes = {rev: sorted(paths) for rev, paths in sorted(by_id.items()) if len(paths) > 1}
+    if not dupes:
+        _UNIQUE.add(script)
+        return
+    rev, paths = next(iter(dupes.items()))
+    files = [_display(p) for p in paths]
+    others = [r for r in dupes if r != rev]
+    raise DuplicateRevision(
+        f"Revision id {rev} is declared by {len(files)} files: {' and '.join(files)}. Alembic "
+        "would silently apply only one of them, so nothing runs until each id is unique. "
+        "Give the revision that lost the race the next free number with "
+        f"`aurora-migrate renumber {rev} --file {files[-1]}`"
+        + (f" (then do the same for {', '.join(others)})" if others else "")
+        + ", and run the command again.",
+        revision=rev,
+        files=files,
+        duplicates={r: [_display(p) for p in ps] for r, ps in dupes.items()},
+    )
+
+
+def _display(path: Path) -> str:
+    """A path as the user typed it from here: relative to the working directory if inside."""
+    try:
+        return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
+    except ValueError:
+        return str(path)
+
+
+def graph(script: ScriptDirectory) -> targets.RevisionGraph:
+    return targets.RevisionGraph(
+        {sc.revision: tuple(sc._normalized_down_revisions) for sc in script.walk_revisions()}
+    )
+
+
+# --- validation and planning --------------------------------------------------------------------
+
+
 def validate_target(script: ScriptDirectory, expression: str | None) -> None:
+    """Everything that can be refused without the database: duplicates, grammar, anchors."""
+    check_unique(script)
     if expression is None:
         return
-    match = _PARTS.match(expression)
-    base = match.group("base") if match else expression
-    heads = script.get_heads()
-    if base == "head" and len(heads) > 1:
-        raise MultipleHeads(
-            f"The revision tree has {len(heads)} heads ({', '.join(sorted(heads))}), so "
-            f"{expression!r} is ambiguous. Merge them with `alembic merge heads`, or name one "
-            "revision explicitly.",
-            heads=sorted(heads),
-        )
-    if base in ("head", "heads", "base", ""):
-        return
-    try:
-        script.revision_map.get_revision(base)
-    except RevisionError as exc:
-        raise UnknownRevision(
-            f"No revision {base!r} in this project ({exc}). List them with `history`.",
-            revision=expression,
-        ) from None
+    targets.locate_statically(graph(script), targets.parse(expression))
+
+
+def plan(script: ScriptDirectory, direction: str, expression: str, current: list[str]) -> Plan:
+    """The steps that take the database from `current` to what `expression` names.
+
+    `direction` is "up", "down", "stamp", or "either" (`sql`: down only when the target is
+    behind the database). Raises `InvalidTarget`, `MultipleHeads` or `UnknownRevision`.
+    """
+    applied_set(script, current)  # refuse a database that is ahead of this project
+    tree = graph(script)
+    resolved = targets.resolve(tree, targets.parse(expression), current, direction)
+    if resolved.direction == "stamp":
+        steps = [_stamp_step(script, removed, added) for removed, added in resolved.stamps]
+    else:
+        up = resolved.direction == "up"
+        steps = [_revision_step(script, rev, up) for rev in resolved.run]
+    return Plan(resolved.direction, expression, resolved.target, resolved.after, tuple(steps))
+
+
+def _revision_step(script: ScriptDirectory, rev: str, up: bool) -> Step:
+    sc = script.get_revision(rev)
+    assert sc is not None
+    make = MigrationStep.upgrade_from_script if up else MigrationStep.downgrade_from_script
+    after = rev if up else ",".join(sc._normalized_down_revisions) or "base"
+    return Step(rev, sc.doc, make(script.revision_map, sc), after)
+
+
+def _stamp_step(script: ScriptDirectory, removed: str | None, added: str | None) -> Step:
+    """One version-table move: replace `removed` by `added`, or remove, or add one row."""
+    is_upgrade, branch_move = added is not None, removed is None or added is None
+    step = StampStep(removed, added, is_upgrade, branch_move, script.revision_map)
+    if added is None:
+        assert removed is not None
+        return Step(removed, f"no longer recorded: {_doc(script, removed)}", step, "base")
+    return Step(added, _doc(script, added), step, added)
+
+
+def _doc(script: ScriptDirectory, rev: str) -> str:
+    sc = script.get_revision(rev)
+    return sc.doc if sc is not None else rev
+
+
+# --- the database's place in the tree ----------------------------------------------------------
 
 
 def current_heads(conn: Connection) -> list[str]:
@@ -81,8 +212,8 @@ def applied_set(script: ScriptDirectory, current: list[str]) -> set[str]:
 
 
 def ordered(script: ScriptDirectory) -> list[str]:
-    """Every revision id, base first."""
-    return [s.revision for s in reversed(list(script.walk_revisions("base", "heads")))]
+    """Every revision id, base first (parents before children; ties by id)."""
+    return list(graph(script).order)
 
 
 def describe_all(
@@ -105,37 +236,3 @@ def describe_all(
             )
         )
     return infos
-
-
-def plan(script: ScriptDirectory, direction: str, target: str, current: list[str]) -> list[Step]:
-    """The steps that take the database from `current` to `target`, in order.
-
-    Raises alembic's CommandError when the target is not reachable in that direction.
-    """
-    applied_set(script, current)  # refuse a database that is ahead of this project
-    heads = tuple(current)
-    if direction == "stamp":
-        stamp_steps = script._stamp_revs(target, heads)
-        described = "base" if target == "base" else _doc(script, target)
-        return [Step(target, described, s, target) for s in stamp_steps]
-    if direction == "up":
-        steps = script._upgrade_revs(target, heads)  # type: ignore[arg-type]
-        return [Step(s.revision.revision, s.revision.doc, s, s.revision.revision) for s in steps]
-    steps = script._downgrade_revs(target, heads)  # type: ignore[arg-type]
-    return [
-        Step(
-            s.revision.revision,
-            s.revision.doc,
-            s,
-            ",".join(s.revision._normalized_down_revisions) or "base",
-        )
-        for s in steps
-    ]
-
-
-def _doc(script: ScriptDirectory, target: str) -> str:
-    try:
-        revs = script.get_revisions(target)
-    except RevisionError:
-        return target
-    return "; ".join(r.doc for r in revs if r is not None)

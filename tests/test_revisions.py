@@ -50,7 +50,8 @@ def test_revision_files_are_numbered_in_order() -> None:
 
 def test_next_number() -> None:
     assert next_revision_number([]) == "0001"
-    assert next_revision_number(["0017", "abc123", "0009"]) == "0018"
+    assert next_revision_number(["0017", "0009"]) == "0018"
+    assert next_revision_number(["0017", "abc123"]) is None, "a project with hash ids keeps them"
 
 
 def test_alembic_revision_picks_the_next_number_without_a_database(tmp_path: Path) -> None:
