@@ -8,6 +8,7 @@ from functools import partial
 
 import aws_cdk as cdk
 
+from infra.components.network import NewSecretsManagerEndpoint
 from infra.config import EnvironmentSettings, settings_from_context
 from infra.existing_database import ExistingDatabase, import_existing_database
 from infra.nag import add_nag_checks
@@ -73,13 +74,17 @@ def build(app: cdk.App) -> EnvironmentStacks:
 def sandbox_runner_props(
     settings: EnvironmentSettings, database: DevEnvironmentStack
 ) -> MigrationsRunnerProps:
-    """The runner against the sandbox cluster, with the master secret (password auth)."""
+    """The runner against the sandbox cluster, with the master secret (password auth).
+
+    The sandbox VPC is the runner's own, so its Secrets Manager endpoint takes private DNS.
+    """
     return MigrationsRunnerProps(
         vpc=database.vpc,
         subnets=database.subnets,
         database_security_group=database.database_security_group,
         database_port=database.database_port,
         database_secret=database.database_secret,
+        secrets_manager=NewSecretsManagerEndpoint(private_dns=True),
         database_name=database.database_name,
         function_name=settings.function_name,
         timeout=cdk.Duration.minutes(settings.function_timeout_minutes),
@@ -99,11 +104,10 @@ def existing_runner_props(
         database_security_group=imported.database_security_group,
         database_port=existing.database_port,
         database_secret=imported.database_secret,
+        secrets_manager=imported.secrets_manager,
         database_name=existing.database_name,
         database_host=existing.database_host,
         iam_auth=existing.iam_auth,
-        create_secrets_manager_endpoint=existing.create_secrets_manager_endpoint,
-        secrets_manager_endpoint_security_group=imported.secrets_manager_endpoint_security_group,
         function_name=settings.function_name,
         timeout=cdk.Duration.minutes(settings.function_timeout_minutes),
         removal_policy=settings.removal_policy,

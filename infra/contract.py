@@ -27,6 +27,9 @@ ENV_DB_USER: Final = "DB_USER"
 ENV_DB_HOST: Final = "DB_HOST"
 ENV_DB_PORT: Final = "DB_PORT"
 ENV_DB_NAME: Final = "DB_NAME"
+# boto3's own (not the runner's): the Secrets Manager endpoint to call instead of the regional
+# name, set when the runner's endpoint has no private DNS.
+ENV_SECRETS_MANAGER_ENDPOINT_URL: Final = "AWS_ENDPOINT_URL_SECRETS_MANAGER"
 ENV_TIME_GUARD_MARGIN_MS: Final = "MIGRATION_TIME_GUARD_MARGIN_MS"
 ENV_POWERTOOLS_SERVICE_NAME: Final = "POWERTOOLS_SERVICE_NAME"
 ENV_POWERTOOLS_METRICS_NAMESPACE: Final = "POWERTOOLS_METRICS_NAMESPACE"

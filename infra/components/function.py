@@ -4,6 +4,9 @@ A migration must never run twice at once and never be retried behind the operato
 the function has a reserved concurrency of 1 and no retries for asynchronous invokes. The
 runner stops starting new revisions when less than `MIGRATION_TIME_GUARD_MARGIN_MS` of the
 Lambda's time is left; that margin is derived from the timeout here.
+
+The log format and levels are pinned (JSON, application INFO, system WARN): a change in the
+console could otherwise turn on DEBUG logging, which may carry what INFO never logs.
 """
 
 from __future__ import annotations
@@ -121,6 +124,8 @@ class MigrationsFunction(Construct):
             retry_attempts=0,
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
             log_group=self.log_group,
             environment={
                 contract.ENV_POWERTOOLS_SERVICE_NAME: contract.SERVICE_NAME,

@@ -3,7 +3,9 @@
 Alarms: any function error in 5 minutes; a run whose maximum duration passes 80% of the timeout
 (the next one may be cut off); any `MigrationFailures` the runner reports. They notify an SNS
 topic encrypted with its own KMS key (CloudWatch must be allowed to use the key, which the
-AWS-managed SNS key does not allow). Subscribe to the topic, or pass `alarm_email`.
+AWS-managed SNS key does not allow). CloudWatch may publish and use the key only for alarms of
+this account and region (`aws:SourceAccount`, `aws:SourceArn`), so no other account's alarm
+can use it (the confused deputy). Subscribe to the topic, or pass `alarm_email`.
 """
 
 from __future__ import annotations
@@ -83,6 +85,10 @@ class MigrationsMonitoring(Construct):
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],  # in a key policy, "*" means this key
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": alarms_in_this_account},
+                },
             )
         )
         self.alarm_topic = sns.Topic(
@@ -98,7 +104,10 @@ class MigrationsMonitoring(Construct):
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["sns:Publish"],
                 resources=[self.alarm_topic.topic_arn],
-                conditions={"ArnLike": {"aws:SourceArn": alarms_in_this_account}},
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": alarms_in_this_account},
+                },
             )
         )
         if alarm_email:

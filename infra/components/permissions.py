@@ -1,7 +1,9 @@
-"""What the runner may do beyond running: read one secret, and (with IAM auth) connect as one user.
+"""What the runner may do beyond running: read one secret (password auth), or connect as one
+database user (IAM auth), never both.
 
 The statements are written out rather than taken from `secret.grant_read()`, which would also
-allow `secretsmanager:DescribeSecret`; the runner only calls `GetSecretValue`.
+allow `secretsmanager:DescribeSecret`; the runner only calls `GetSecretValue`. With IAM auth
+the runner gets no secret at all, so it cannot read a password (say, the master secret's).
 """
 
 from __future__ import annotations
@@ -80,14 +82,21 @@ class RunnerPermissions(Construct):
         construct_id: str,
         *,
         role: iam.IRole,
-        secret: secretsmanager.ISecret,
+        secret: secretsmanager.ISecret | None = None,
         iam_auth: IamDatabaseAuth | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        statements = [read_secret_statement(secret)]
-        decrypt = decrypt_secret_statement(self, secret)
-        if decrypt is not None:
-            statements.append(decrypt)
+        if (secret is None) == (iam_auth is None):
+            raise ValueError(
+                "give exactly one of secret (password auth) and iam_auth: with IAM auth the "
+                "runner needs no secret and must not be able to read one"
+            )
+        statements: list[iam.PolicyStatement] = []
+        if secret is not None:
+            statements.append(read_secret_statement(secret))
+            decrypt = decrypt_secret_statement(self, secret)
+            if decrypt is not None:
+                statements.append(decrypt)
         if iam_auth is not None:
             statements.append(connect_statement(self, iam_auth))
         self.statements = tuple(statements)

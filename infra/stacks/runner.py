@@ -23,34 +23,35 @@ from infra.components.function import (
     MigrationsFunction,
 )
 from infra.components.monitoring import MigrationsMonitoring
-from infra.components.network import RunnerNetworkAccess
+from infra.components.network import RunnerNetworkAccess, SecretsManagerRoute
 from infra.components.permissions import IamDatabaseAuth, RunnerPermissions
 
 
 @dataclass(frozen=True, kw_only=True)
 class MigrationsRunnerProps:
-    """Where the database is, how to reach it, and how the runner is sized.
+    """Where the database is, how the runner logs in and reaches it, and how it is sized.
 
-    `subnets` should be private (isolated is fine: the runner needs no internet). With
-    `create_secrets_manager_endpoint=False`, egress 443 goes to
-    `secrets_manager_endpoint_security_group` if given, else to the VPC CIDR.
+    `subnets` should be private (isolated is fine: the runner needs no internet).
 
-    The runner takes host and dbname from the secret unless `database_host` /
-    `database_name` are given: RDS-attached secrets carry no dbname, and RDS-managed master
-    secrets carry neither. The port is always passed, so the connection and the security
-    group rules cannot disagree.
+    The runner logs in one of two ways, never both:
+    - password auth: `database_secret`, plus `secrets_manager`, the explicit choice of how the
+      runner reaches Secrets Manager (see `infra.components.network`). The runner takes host
+      and dbname from the secret unless `database_host` / `database_name` are given:
+      RDS-attached secrets carry no dbname, and RDS-managed master secrets carry neither.
+    - IAM auth: `iam_auth` with `database_host` and `database_name`; no secret is passed,
+      granted or reachable.
+    The port is always passed, so the connection and the security group rules cannot disagree.
     """
 
     vpc: ec2.IVpc
     subnets: ec2.SubnetSelection
     database_security_group: ec2.ISecurityGroup
     database_port: int
-    database_secret: secretsmanager.ISecret
+    database_secret: secretsmanager.ISecret | None = None
+    secrets_manager: SecretsManagerRoute | None = None
     database_name: str | None = None
     database_host: str | None = None
     iam_auth: IamDatabaseAuth | None = None
-    create_secrets_manager_endpoint: bool = True
-    secrets_manager_endpoint_security_group: ec2.ISecurityGroup | None = None
     code: lambda_.Code | None = None  # None: the runner bundle, built by local bundling
     function_name: str | None = None
     timeout: cdk.Duration = DEFAULT_TIMEOUT
@@ -62,16 +63,32 @@ class MigrationsRunnerProps:
     def __post_init__(self) -> None:
         if not 0 < self.database_port < 65536:
             raise ValueError(f"database_port {self.database_port} is not a TCP port")
+        if (self.database_secret is None) == (self.iam_auth is None):
+            raise ValueError(
+                "give exactly one of database_secret (password auth) and iam_auth: with IAM "
+                "auth the runner needs no secret and must not be able to read one"
+            )
+        if (self.database_secret is None) != (self.secrets_manager is None):
+            raise ValueError(
+                "with database_secret, choose secrets_manager (how the runner reaches Secrets "
+                "Manager); without a secret, give no secrets_manager"
+            )
+        if self.iam_auth is not None and not (self.database_host and self.database_name):
+            raise ValueError(
+                "iam_auth needs database_host and database_name: without a secret the runner "
+                "learns its target from DB_HOST and DB_NAME"
+            )
 
 
 def database_environment(props: MigrationsRunnerProps) -> dict[str, str]:
     """The runner's connection settings (see runner/settings.py)."""
     environment = {
-        contract.ENV_SECRET_ARN: props.database_secret.secret_arn,
         contract.ENV_SSL_MODE: contract.SSL_MODE,
         contract.ENV_IAM_AUTH: "true" if props.iam_auth else "false",
         contract.ENV_DB_PORT: str(props.database_port),
     }
+    if props.database_secret is not None:
+        environment[contract.ENV_SECRET_ARN] = props.database_secret.secret_arn
     if props.database_host:
         environment[contract.ENV_DB_HOST] = props.database_host
     if props.database_name:
@@ -113,9 +130,12 @@ class MigrationsRunnerStack(cdk.Stack):
             subnets=props.subnets,
             database_security_group=props.database_security_group,
             database_port=props.database_port,
-            create_secrets_manager_endpoint=props.create_secrets_manager_endpoint,
-            secrets_manager_endpoint_security_group=props.secrets_manager_endpoint_security_group,
+            secret=props.database_secret,
+            secrets_manager=props.secrets_manager,
         )
+        environment = database_environment(props)
+        if self.network.endpoint_url is not None:
+            environment[contract.ENV_SECRETS_MANAGER_ENDPOINT_URL] = self.network.endpoint_url
         self.runner = MigrationsFunction(
             self,
             "Runner",
@@ -123,7 +143,7 @@ class MigrationsRunnerStack(cdk.Stack):
             vpc=props.vpc,
             subnets=props.subnets,
             security_group=self.network.security_group,
-            environment=database_environment(props),
+            environment=environment,
             timeout=props.timeout,
             memory_size=props.memory_size,
             function_name=props.function_name,
@@ -137,7 +157,7 @@ class MigrationsRunnerStack(cdk.Stack):
             secret=props.database_secret,
             iam_auth=props.iam_auth,
         )
-        # The function is usable (invokable) once it can read its secret and reach it.
+        # The function is usable (invokable) once it may log in and can reach its secret.
         self.runner.function.node.add_dependency(self.permissions.policy)
         if self.network.secrets_manager_endpoint is not None:
             self.runner.function.node.add_dependency(self.network.secrets_manager_endpoint)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,11 @@ import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import cx_api
 from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
+
+from infra.application import EnvironmentStacks, build
 
 # Skips asset bundling for every stack (as `cdk synth --exclusively` does for the stacks it
 # does not select): the code asset becomes a placeholder and no build runs.
@@ -27,15 +31,57 @@ SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:aurora/master
 KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ISOLATED = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
-# An existing cluster as an operator would describe it in cdk.json.
-EXISTING_DATABASE: dict[str, Any] = {
+DB_HOST = "aurora.cluster-abcdefghijkl.eu-west-1.rds.amazonaws.com"
+IAM_AUTH_CONTEXT = {"dbUser": "migrator", "clusterResourceId": "cluster-ABCDEFGHIJKLMNOP"}
+
+# An existing cluster as an operator would describe it in cdk.json: where it is...
+EXISTING_NETWORK: dict[str, Any] = {
     "vpcId": "vpc-0123456789abcdef0",
     "availabilityZones": AZS,
     "subnetIds": SUBNET_IDS,
     "databaseSecurityGroupId": DB_SG_ID,
+}
+# ...and how the runner logs in: with IAM auth (no secret at all)...
+EXISTING_WITH_IAM_AUTH: dict[str, Any] = {
+    **EXISTING_NETWORK,
+    "iamAuth": IAM_AUTH_CONTEXT,
+    "databaseHost": DB_HOST,
+    "databaseName": "app",
+}
+# ...or with a password from a secret under a customer-managed key, read through a new
+# Secrets Manager endpoint that leaves the VPC's DNS alone.
+EXISTING_WITH_SECRET: dict[str, Any] = {
+    **EXISTING_NETWORK,
     "databaseSecretArn": SECRET_ARN,
     "secretKmsKeyArn": KEY_ARN,
-    "iamAuth": {"dbUser": "migrator", "clusterResourceId": "cluster-ABCDEFGHIJKLMNOP"},
+    "createSecretsManagerEndpoint": True,
+    "secretsManagerEndpointPrivateDns": False,
+}
+
+# Every environment the app tests synthesize, as `--context` would give it.
+CONTEXTS: dict[str, dict[str, Any]] = {
+    "dev": {"env": "dev"},
+    "staging": {"env": "staging"},
+    "prod": {"env": "prod", "alarmEmail": "dba@example.com"},
+    "prod-existing-iam-auth": {"env": "prod", "existingDatabase": {"prod": EXISTING_WITH_IAM_AUTH}},
+    "staging-existing-secret": {
+        "env": "staging",
+        "existingDatabase": {"staging": EXISTING_WITH_SECRET},
+    },
+    # A VPC that already has a Secrets Manager endpoint, given as a JSON string on the CLI.
+    "dev-existing-endpoint": {
+        "env": "dev",
+        "existingDatabase": json.dumps(
+            {
+                "dev": {
+                    **EXISTING_NETWORK,
+                    "databaseSecretArn": SECRET_ARN,
+                    "createSecretsManagerEndpoint": False,
+                    "secretsManagerEndpointSecurityGroupId": ENDPOINT_SG_ID,
+                }
+            }
+        ),
+    },
 }
 
 
@@ -123,3 +169,26 @@ def cfn_lint_errors(template_path: Path) -> list[str]:
 
 def template_json(template: Template) -> str:
     return json.dumps(template.to_json())
+
+
+@dataclass(frozen=True)
+class Synthesized:
+    """One environment's app, synthesized (cdk-nag ran) into `outdir`."""
+
+    name: str
+    stacks: EnvironmentStacks
+    assembly: cx_api.CloudAssembly
+    outdir: Path
+
+    def templates(self) -> list[Template]:
+        return [Template.from_stack(stack) for stack in self.all_stacks()]
+
+    def all_stacks(self) -> list[cdk.Stack]:
+        return [s for s in (self.stacks.runner, self.stacks.database) if s is not None]
+
+
+def synthesize(name: str, outdir: Path) -> Synthesized:
+    app = cdk.App(context={**NO_BUNDLING, **CONTEXTS[name]}, outdir=str(outdir))
+    stacks = build(app)
+    assembly = app.synth()  # cdk-nag runs here and raises on any unacknowledged finding
+    return Synthesized(name=name, stacks=stacks, assembly=assembly, outdir=outdir)

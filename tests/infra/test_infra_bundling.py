@@ -21,6 +21,7 @@ from infra_testkit import (
 )
 
 from infra.bundling import ASSET_EXCLUDES, RunnerLocalBundling, bundle_target
+from infra.components.network import NewSecretsManagerEndpoint
 from infra.stacks.runner import MigrationsRunnerProps, MigrationsRunnerStack
 
 
@@ -32,6 +33,7 @@ def runner_stack(app: cdk.App) -> MigrationsRunnerStack:
             database_security_group=imported_database_sg(stack),
             database_port=5432,
             database_secret=imported_secret(stack),
+            secrets_manager=NewSecretsManagerEndpoint(private_dns=True),
         )
 
     return MigrationsRunnerStack(app, "Runner", props=props)

@@ -93,12 +93,22 @@ def test_traces_with_xray(template: Template) -> None:
     template.has_resource_properties("AWS::Lambda::Function", {"TracingConfig": {"Mode": "Active"}})
 
 
-def test_logs_json_to_its_own_log_group_kept_one_month(template: Template) -> None:
+def test_logs_json_at_pinned_levels_to_its_own_log_group_kept_one_month(
+    template: Template,
+) -> None:
+    """Pinned levels: a console change cannot turn on DEBUG logging."""
     log_group = logical_id_of(template, "AWS::Logs::LogGroup")
     template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 30})
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {"LoggingConfig": {"LogFormat": "JSON", "LogGroup": {"Ref": log_group}}},
+        {
+            "LoggingConfig": {
+                "LogFormat": "JSON",
+                "ApplicationLogLevel": "INFO",
+                "SystemLogLevel": "WARN",
+                "LogGroup": {"Ref": log_group},
+            }
+        },
     )
 
 

@@ -104,7 +104,30 @@ def test_every_alarm_notifies_the_encrypted_alarm_topic(template: Template) -> N
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
-def test_cloudwatch_may_publish_to_the_topic_and_use_its_key(template: Template) -> None:
+ALARMS_OF_THIS_ACCOUNT = {
+    "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+    "ArnLike": {
+        "aws:SourceArn": {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":cloudwatch:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    ":alarm:*",
+                ],
+            ]
+        }
+    },
+}
+
+
+def test_cloudwatch_may_publish_and_use_the_key_only_for_this_accounts_alarms(
+    template: Template,
+) -> None:
     cloudwatch = {"Service": "cloudwatch.amazonaws.com"}
     template.has_resource_properties(
         "AWS::SNS::TopicPolicy",
@@ -113,23 +136,11 @@ def test_cloudwatch_may_publish_to_the_topic_and_use_its_key(template: Template)
                 "Statement": Match.array_with(
                     [
                         Match.object_like(
-                            {"Action": "sns:Publish", "Effect": "Allow", "Principal": cloudwatch}
-                        )
-                    ]
-                )
-            }
-        },
-    )
-    template.has_resource_properties(
-        "AWS::KMS::Key",
-        {
-            "KeyPolicy": {
-                "Statement": Match.array_with(
-                    [
-                        Match.object_like(
                             {
-                                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                                "Action": "sns:Publish",
+                                "Effect": "Allow",
                                 "Principal": cloudwatch,
+                                "Condition": ALARMS_OF_THIS_ACCOUNT,
                             }
                         )
                     ]
@@ -137,6 +148,18 @@ def test_cloudwatch_may_publish_to_the_topic_and_use_its_key(template: Template)
             }
         },
     )
+    key_policy = resources_of(template, "AWS::KMS::Key")[0]["Properties"]["KeyPolicy"]
+    for_cloudwatch = [s for s in key_policy["Statement"] if s.get("Principal") == cloudwatch]
+    assert for_cloudwatch == [
+        {
+            "Sid": "AllowCloudWatchAlarmsToPublish",
+            "Effect": "Allow",
+            "Principal": cloudwatch,
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": ALARMS_OF_THIS_ACCOUNT,
+        }
+    ]
 
 
 def dashboard_widgets(template: Template) -> list[dict[str, Any]]:

@@ -1,4 +1,4 @@
-"""RunnerNetworkAccess: egress only to the database port and to Secrets Manager on 443."""
+"""RunnerNetworkAccess: egress only to the database port and, for a secret, Secrets Manager."""
 
 from __future__ import annotations
 
@@ -12,21 +12,34 @@ from infra_testkit import (
     DB_SG_ID,
     ENDPOINT_SG_ID,
     ISOLATED,
+    SECRET_ARN,
     SUBNET_IDS,
     VPC_CIDR,
     imported_database_sg,
+    imported_secret,
     imported_vpc,
     nag_findings,
     new_stack,
     resources_of,
 )
 
-from infra.components.network import RunnerNetworkAccess
+from infra.components.network import (
+    ExistingSecretsManagerEndpoint,
+    NewSecretsManagerEndpoint,
+    RunnerNetworkAccess,
+    SecretsManagerRoute,
+)
 
 DB_PORT = 5433  # not the default, so a hard-coded 5432 would show
+PRIVATE_DNS = NewSecretsManagerEndpoint(private_dns=True)
 
 
-def build(stack: cdk.Stack | None = None, **options: Any) -> tuple[cdk.Stack, RunnerNetworkAccess]:
+def build(
+    stack: cdk.Stack | None = None,
+    *,
+    secrets_manager: SecretsManagerRoute | None = PRIVATE_DNS,
+    with_secret: bool = True,
+) -> tuple[cdk.Stack, RunnerNetworkAccess]:
     stack = stack or new_stack()
     access = RunnerNetworkAccess(
         stack,
@@ -35,7 +48,8 @@ def build(stack: cdk.Stack | None = None, **options: Any) -> tuple[cdk.Stack, Ru
         subnets=ISOLATED,
         database_security_group=imported_database_sg(stack),
         database_port=DB_PORT,
-        **options,
+        secret=imported_secret(stack) if with_secret else None,
+        secrets_manager=secrets_manager,
     )
     return stack, access
 
@@ -156,18 +170,94 @@ def test_creates_a_private_dns_secrets_manager_endpoint_in_the_subnets(
     )
 
 
+def test_endpoint_policy_allows_only_reading_the_runner_secret_from_this_account(
+    default: tuple[cdk.Stack, RunnerNetworkAccess, Template],
+) -> None:
+    _, _, template = default
+    template.has_resource_properties(
+        "AWS::EC2::VPCEndpoint",
+        {
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": "secretsmanager:GetSecretValue",
+                        "Resource": SECRET_ARN,
+                        "Condition": {
+                            "StringEquals": {"aws:PrincipalAccount": {"Ref": "AWS::AccountId"}}
+                        },
+                    }
+                ],
+                "Version": "2012-10-17",
+            }
+        },
+    )
+
+
 def test_is_nag_clean(default: tuple[cdk.Stack, RunnerNetworkAccess, Template]) -> None:
     stack, _, _ = default
     assert nag_findings(stack) == []
 
 
-def test_without_endpoint_sends_443_to_the_given_endpoint_security_group() -> None:
+def test_endpoint_without_private_dns_leaves_the_vpc_dns_and_names_itself() -> None:
+    stack, access = build(secrets_manager=NewSecretsManagerEndpoint(private_dns=False))
+    template = Template.from_stack(stack)
+    endpoint = next(iter(template.find_resources("AWS::EC2::VPCEndpoint")))
+    template.has_resource_properties(
+        "AWS::EC2::VPCEndpoint",
+        {"PrivateDnsEnabled": False, "PolicyDocument": Match.object_like({})},
+    )
+    assert access.endpoint_url is not None
+    first_dns_entry = {"Fn::Select": [0, {"Fn::GetAtt": [endpoint, "DnsEntries"]}]}
+    assert stack.resolve(access.endpoint_url) == {
+        "Fn::Join": [
+            "",
+            ["https://", {"Fn::Select": [1, {"Fn::Split": [":", first_dns_entry]}]}],
+        ]
+    }
+
+
+def test_private_dns_endpoint_needs_no_url() -> None:
+    _, access = build()
+    assert access.endpoint_url is None
+
+
+def test_without_a_secret_there_is_no_route_to_secrets_manager() -> None:
+    stack, access = build(secrets_manager=None, with_secret=False)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::EC2::VPCEndpoint", 0)
+    assert access.secrets_manager_endpoint_security_group is None
+    template.resource_count_is("AWS::EC2::SecurityGroupEgress", 1)
+    template.has_resource_properties(
+        "AWS::EC2::SecurityGroupEgress",
+        {"DestinationSecurityGroupId": DB_SG_ID, "FromPort": DB_PORT},
+    )
+    for group in resources_of(template, "AWS::EC2::SecurityGroup"):
+        assert "SecurityGroupEgress" not in group["Properties"]
+    assert nag_findings(stack) == []
+
+
+@pytest.mark.parametrize(
+    ("with_secret", "secrets_manager"),
+    [(True, None), (False, PRIVATE_DNS)],
+    ids=["secret-without-route", "route-without-secret"],
+)
+def test_refuses_a_secret_without_a_route_and_a_route_without_a_secret(
+    with_secret: bool, secrets_manager: SecretsManagerRoute | None
+) -> None:
+    with pytest.raises(ValueError, match="give secret and secrets_manager together"):
+        build(secrets_manager=secrets_manager, with_secret=with_secret)
+
+
+def test_existing_endpoint_sends_443_to_its_security_group() -> None:
     stack = new_stack()
     stack, access = build(
         stack,
-        create_secrets_manager_endpoint=False,
-        secrets_manager_endpoint_security_group=ec2.SecurityGroup.from_security_group_id(
-            stack, "EndpointSg", ENDPOINT_SG_ID
+        secrets_manager=ExistingSecretsManagerEndpoint(
+            security_group=ec2.SecurityGroup.from_security_group_id(
+                stack, "EndpointSg", ENDPOINT_SG_ID
+            )
         ),
     )
     template = Template.from_stack(stack)
@@ -192,8 +282,8 @@ def test_without_endpoint_sends_443_to_the_given_endpoint_security_group() -> No
     )
 
 
-def test_without_endpoint_or_its_group_sends_443_to_the_vpc_cidr() -> None:
-    stack, _ = build(create_secrets_manager_endpoint=False)
+def test_existing_endpoint_without_its_group_sends_443_to_the_vpc_cidr() -> None:
+    stack, _ = build(secrets_manager=ExistingSecretsManagerEndpoint())
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::EC2::VPCEndpoint", 0)
     template.has_resource_properties(
@@ -208,19 +298,3 @@ def test_without_endpoint_or_its_group_sends_443_to_the_vpc_cidr() -> None:
         },
     )
     template.resource_count_is("AWS::EC2::SecurityGroupEgress", 1)  # the database rule
-
-
-def test_refuses_both_a_new_endpoint_and_an_existing_one() -> None:
-    stack = new_stack()
-    with pytest.raises(ValueError, match="create_secrets_manager_endpoint=False"):
-        RunnerNetworkAccess(
-            stack,
-            "Network",
-            vpc=imported_vpc(stack),
-            subnets=ISOLATED,
-            database_security_group=imported_database_sg(stack),
-            database_port=DB_PORT,
-            secrets_manager_endpoint_security_group=ec2.SecurityGroup.from_security_group_id(
-                stack, "EndpointSg", ENDPOINT_SG_ID
-            ),
-        )

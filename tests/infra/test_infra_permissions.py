@@ -1,4 +1,4 @@
-"""RunnerPermissions: the one secret, its key if customer-managed, one database user."""
+"""RunnerPermissions: the one secret and its key if customer-managed, or one database user."""
 
 from __future__ import annotations
 
@@ -52,14 +52,17 @@ CONNECT_AS_MIGRATOR = {
 }
 
 
-def build(*, with_key: bool, iam_auth: IamDatabaseAuth | None) -> cdk.Stack:
+MIGRATOR = IamDatabaseAuth(db_user="migrator", cluster_resource_id="cluster-ABCDEFGHIJKLMNOP")
+
+
+def build(*, with_secret: bool, with_key: bool, iam_auth: IamDatabaseAuth | None) -> cdk.Stack:
     stack: cdk.Stack = new_stack()
     role = iam.Role(stack, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
     RunnerPermissions(
         stack,
         "Permissions",
         role=role,
-        secret=imported_secret(stack, with_key=with_key),
+        secret=imported_secret(stack, with_key=with_key) if with_secret else None,
         iam_auth=iam_auth,
     )
     return stack
@@ -73,30 +76,32 @@ def statements(template: Template) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    ("with_key", "iam_auth", "expected"),
+    ("with_secret", "with_key", "iam_auth", "expected"),
     [
-        pytest.param(False, None, [READ_SECRET], id="secret-only"),
-        pytest.param(True, None, [READ_SECRET, DECRYPT_SECRET], id="customer-managed-key"),
-        pytest.param(
-            True,
-            IamDatabaseAuth(db_user="migrator", cluster_resource_id="cluster-ABCDEFGHIJKLMNOP"),
-            [READ_SECRET, DECRYPT_SECRET, CONNECT_AS_MIGRATOR],
-            id="key-and-iam-auth",
-        ),
-        pytest.param(
-            False,
-            IamDatabaseAuth(db_user="migrator", cluster_resource_id="cluster-ABCDEFGHIJKLMNOP"),
-            [READ_SECRET, CONNECT_AS_MIGRATOR],
-            id="iam-auth",
-        ),
+        pytest.param(True, False, None, [READ_SECRET], id="secret-only"),
+        pytest.param(True, True, None, [READ_SECRET, DECRYPT_SECRET], id="customer-managed-key"),
+        pytest.param(False, False, MIGRATOR, [CONNECT_AS_MIGRATOR], id="iam-auth-no-secret"),
     ],
 )
-def test_policy_names_exactly_the_secret_its_key_and_the_database_user(
-    with_key: bool, iam_auth: IamDatabaseAuth | None, expected: list[dict[str, Any]]
+def test_policy_names_exactly_the_secret_and_its_key_or_the_database_user(
+    with_secret: bool,
+    with_key: bool,
+    iam_auth: IamDatabaseAuth | None,
+    expected: list[dict[str, Any]],
 ) -> None:
-    stack = build(with_key=with_key, iam_auth=iam_auth)
+    stack = build(with_secret=with_secret, with_key=with_key, iam_auth=iam_auth)
     template = Template.from_stack(stack)
     assert statements(template) == expected
     role = next(iter(template.find_resources("AWS::IAM::Role")))
     template.has_resource_properties("AWS::IAM::Policy", {"Roles": [{"Ref": role}]})
     assert nag_findings(stack) == []
+
+
+@pytest.mark.parametrize(
+    ("with_secret", "iam_auth"),
+    [(True, MIGRATOR), (False, None)],
+    ids=["secret-and-iam-auth", "neither"],
+)
+def test_refuses_both_logins_or_none(with_secret: bool, iam_auth: IamDatabaseAuth | None) -> None:
+    with pytest.raises(ValueError, match="exactly one of secret"):
+        build(with_secret=with_secret, with_key=False, iam_auth=iam_auth)

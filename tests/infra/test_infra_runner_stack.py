@@ -9,6 +9,7 @@ import pytest
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk.assertions import Match, Template
 from infra_testkit import (
+    DB_HOST,
     DB_SG_ID,
     ISOLATED,
     KEY_ARN,
@@ -25,14 +26,24 @@ from infra_testkit import (
     only_resource,
 )
 
+from infra.components.network import (
+    ExistingSecretsManagerEndpoint,
+    NewSecretsManagerEndpoint,
+    SecretsManagerRoute,
+)
 from infra.components.permissions import IamDatabaseAuth
 from infra.stacks.runner import MigrationsRunnerProps, MigrationsRunnerStack
 
 IAM_AUTH = IamDatabaseAuth(db_user="migrator", cluster_resource_id="cluster-ABCDEFGHIJKLMNOP")
+PRIVATE_DNS = NewSecretsManagerEndpoint(private_dns=True)
 
 
 def runner_stack(
-    *, iam_auth: IamDatabaseAuth | None, with_key: bool, **options: Any
+    *,
+    with_secret: bool,
+    with_key: bool = False,
+    secrets_manager: SecretsManagerRoute | None = None,
+    **options: Any,
 ) -> MigrationsRunnerStack:
     def props(stack: cdk.Stack) -> MigrationsRunnerProps:
         return MigrationsRunnerProps(
@@ -40,8 +51,8 @@ def runner_stack(
             subnets=ISOLATED,
             database_security_group=imported_database_sg(stack),
             database_port=5432,
-            database_secret=imported_secret(stack, with_key=with_key),
-            iam_auth=iam_auth,
+            database_secret=imported_secret(stack, with_key=with_key) if with_secret else None,
+            secrets_manager=secrets_manager,
             **options,
             function_name="aurora-migrations-test",
         )
@@ -53,7 +64,9 @@ def runner_stack(
 
 @pytest.fixture(scope="module")
 def iam_stack() -> MigrationsRunnerStack:
-    return runner_stack(iam_auth=IAM_AUTH, with_key=True)
+    return runner_stack(
+        with_secret=False, iam_auth=IAM_AUTH, database_host=DB_HOST, database_name="app"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -62,15 +75,19 @@ def iam_template(iam_stack: MigrationsRunnerStack) -> Template:
 
 
 @pytest.fixture(scope="module")
-def password_template() -> Template:
-    return Template.from_stack(
-        runner_stack(
-            iam_auth=None,
-            with_key=False,
-            database_name="app",
-            database_host="db.cluster-abc.eu-west-1.rds.amazonaws.com",
-        )
+def password_stack() -> MigrationsRunnerStack:
+    return runner_stack(
+        with_secret=True,
+        with_key=True,
+        secrets_manager=PRIVATE_DNS,
+        database_name="app",
+        database_host=DB_HOST,
     )
+
+
+@pytest.fixture(scope="module")
+def password_template(password_stack: MigrationsRunnerStack) -> Template:
+    return Template.from_stack(password_stack)
 
 
 def variables(template: Template) -> dict[str, Any]:
@@ -79,35 +96,66 @@ def variables(template: Template) -> dict[str, Any]:
     return result
 
 
-def test_tells_the_runner_where_the_secret_is_and_to_use_iam_auth(
+RUNTIME_SETTINGS = {
+    "POWERTOOLS_SERVICE_NAME": "aurora-migrations",
+    "POWERTOOLS_METRICS_NAMESPACE": "AuroraMigrations",
+    "MIGRATION_TIME_GUARD_MARGIN_MS": "120000",
+    "DB_SSL_MODE": "verify-full",
+    "DB_PORT": "5432",
+}
+
+
+def test_iam_auth_tells_the_runner_its_target_and_user_and_no_secret(
     iam_template: Template,
 ) -> None:
     assert variables(iam_template) == {
-        "POWERTOOLS_SERVICE_NAME": "aurora-migrations",
-        "POWERTOOLS_METRICS_NAMESPACE": "AuroraMigrations",
-        "MIGRATION_TIME_GUARD_MARGIN_MS": "120000",
-        "DB_SECRET_ARN": SECRET_ARN,
-        "DB_SSL_MODE": "verify-full",
+        **RUNTIME_SETTINGS,
         "DB_IAM_AUTH": "true",
+        "DB_HOST": DB_HOST,
+        "DB_NAME": "app",
         "DB_USER": "migrator",
-        "DB_PORT": "5432",
     }
 
 
-def test_password_auth_sets_no_database_user(password_template: Template) -> None:
-    env = variables(password_template)
-    assert env["DB_IAM_AUTH"] == "false"
-    assert "DB_USER" not in env
-
-
-def test_host_and_name_override_the_secret_only_when_given(
-    iam_template: Template, password_template: Template
+def test_password_auth_tells_the_runner_its_secret_and_no_user(
+    password_template: Template,
 ) -> None:
-    assert "DB_HOST" not in variables(iam_template)
-    assert "DB_NAME" not in variables(iam_template)
-    env = variables(password_template)
-    assert env["DB_HOST"] == "db.cluster-abc.eu-west-1.rds.amazonaws.com"
-    assert env["DB_NAME"] == "app"
+    assert variables(password_template) == {
+        **RUNTIME_SETTINGS,
+        "DB_IAM_AUTH": "false",
+        "DB_SECRET_ARN": SECRET_ARN,
+        "DB_HOST": DB_HOST,
+        "DB_NAME": "app",
+    }
+
+
+def test_with_a_secret_host_and_name_are_passed_only_when_given() -> None:
+    env = variables(
+        Template.from_stack(runner_stack(with_secret=True, secrets_manager=PRIVATE_DNS))
+    )
+    assert "DB_HOST" not in env
+    assert "DB_NAME" not in env
+    assert env["DB_SECRET_ARN"] == SECRET_ARN
+
+
+def test_without_private_dns_the_runner_calls_the_endpoint_by_its_own_name() -> None:
+    stack = runner_stack(
+        with_secret=True, secrets_manager=NewSecretsManagerEndpoint(private_dns=False)
+    )
+    template = Template.from_stack(stack)
+    endpoint = logical_id_of(template, "AWS::EC2::VPCEndpoint")
+    url = variables(template)["AWS_ENDPOINT_URL_SECRETS_MANAGER"]
+    assert url["Fn::Join"][1][0] == "https://"
+    assert {"Fn::GetAtt": [endpoint, "DnsEntries"]} in _leaves(url)
+    template.has_resource_properties("AWS::EC2::VPCEndpoint", {"PrivateDnsEnabled": False})
+
+
+def _leaves(value: Any) -> list[Any]:
+    if isinstance(value, dict) and set(value) != {"Fn::GetAtt"}:
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
 
 
 def test_function_is_in_the_private_subnets_behind_its_own_group(
@@ -164,26 +212,37 @@ def test_identity_policies_use_wildcard_resources_only_for_eni_and_xray(
             assert set(as_list(statement["Action"])) <= allowed_with_star, statement
 
 
-def test_reads_the_secret_decrypts_with_its_key_and_connects_as_the_user(
-    iam_template: Template,
-) -> None:
-    granted = {
+def granted(template: Template) -> dict[str, list[Any]]:
+    return {
         action: as_list(statement["Resource"])
-        for statement in iter_policy_statements(iam_template)
+        for statement in iter_policy_statements(template)
         for action in as_list(statement["Action"])
     }
-    assert granted["secretsmanager:GetSecretValue"] == [SECRET_ARN]
-    assert granted["kms:Decrypt"] == [KEY_ARN]
-    assert "rds-db:connect" in granted
-    assert "secretsmanager:DescribeSecret" not in granted
 
 
-def test_function_waits_for_its_permissions_and_the_endpoint(iam_template: Template) -> None:
-    function = only_resource(iam_template, "AWS::Lambda::Function")
-    endpoint = logical_id_of(iam_template, "AWS::EC2::VPCEndpoint")
+def test_password_auth_reads_the_secret_and_decrypts_with_its_key_only(
+    password_template: Template,
+) -> None:
+    actions = granted(password_template)
+    assert actions["secretsmanager:GetSecretValue"] == [SECRET_ARN]
+    assert actions["kms:Decrypt"] == [KEY_ARN]
+    assert "rds-db:connect" not in actions
+    assert "secretsmanager:DescribeSecret" not in actions
+
+
+def test_iam_auth_connects_as_the_user_and_can_read_no_secret(iam_template: Template) -> None:
+    actions = granted(iam_template)
+    assert "rds-db:connect" in actions
+    assert [a for a in actions if a.startswith("secretsmanager:") or a.startswith("kms:")] == []
+    iam_template.resource_count_is("AWS::EC2::VPCEndpoint", 0)
+
+
+def test_function_waits_for_its_permissions_and_the_endpoint(password_template: Template) -> None:
+    function = only_resource(password_template, "AWS::Lambda::Function")
+    endpoint = logical_id_of(password_template, "AWS::EC2::VPCEndpoint")
     policies = [
         logical_id
-        for logical_id, policy in iam_template.find_resources("AWS::IAM::Policy").items()
+        for logical_id, policy in password_template.find_resources("AWS::IAM::Policy").items()
         if "ReadDatabaseSecret" in str(policy)
     ]
     assert len(policies) == 1
@@ -206,12 +265,18 @@ def test_dashboard_is_named_after_the_stack(iam_template: Template) -> None:
     )
 
 
-def test_creates_the_secrets_manager_endpoint_by_default(iam_template: Template) -> None:
-    iam_template.resource_count_is("AWS::EC2::VPCEndpoint", 1)
+def test_creates_the_secrets_manager_endpoint_it_was_asked_for(
+    password_template: Template,
+) -> None:
+    password_template.resource_count_is("AWS::EC2::VPCEndpoint", 1)
+    password_template.has_resource_properties("AWS::EC2::VPCEndpoint", {"PrivateDnsEnabled": True})
 
 
-def test_has_no_unacknowledged_nag_findings(iam_stack: MigrationsRunnerStack) -> None:
+def test_has_no_unacknowledged_nag_findings(
+    iam_stack: MigrationsRunnerStack, password_stack: MigrationsRunnerStack
+) -> None:
     assert nag_findings(iam_stack) == []
+    assert nag_findings(password_stack) == []
 
 
 def test_accepts_ready_made_props_and_skips_the_endpoint() -> None:
@@ -229,8 +294,7 @@ def test_accepts_ready_made_props_and_skips_the_endpoint() -> None:
             database_security_group=db_sg,
             database_port=5432,
             database_secret=imported_secret(network),
-            create_secrets_manager_endpoint=False,
-            secrets_manager_endpoint_security_group=endpoint_sg,
+            secrets_manager=ExistingSecretsManagerEndpoint(security_group=endpoint_sg),
         ),
     )
     template = Template.from_stack(stack)
@@ -241,13 +305,43 @@ def test_accepts_ready_made_props_and_skips_the_endpoint() -> None:
     )
 
 
-def test_rejects_a_port_that_is_not_a_port() -> None:
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"database_port": 0}, "not a TCP port"),
+        ({"iam_auth": IAM_AUTH}, "exactly one of database_secret"),
+        ({"with_secret": False}, "exactly one of database_secret"),
+        ({"secrets_manager": None}, "choose secrets_manager"),
+        (
+            {"with_secret": False, "secrets_manager": None, "iam_auth": IAM_AUTH},
+            "iam_auth needs database_host and database_name",
+        ),
+        (
+            {
+                "with_secret": False,
+                "secrets_manager": None,
+                "iam_auth": IAM_AUTH,
+                "database_host": DB_HOST,
+            },
+            "iam_auth needs database_host and database_name",
+        ),
+    ],
+)
+def test_props_refuse_an_ambiguous_or_incomplete_login(
+    options: dict[str, Any], message: str
+) -> None:
     stack = cdk.Stack(cdk.App(context=NO_BUNDLING), "S")
-    with pytest.raises(ValueError, match="not a TCP port"):
+    with_secret = options.pop("with_secret", True)
+    arguments: dict[str, Any] = {
+        "database_port": 5432,
+        "database_secret": imported_secret(stack) if with_secret else None,
+        "secrets_manager": PRIVATE_DNS,
+        **options,
+    }
+    with pytest.raises(ValueError, match=message):
         MigrationsRunnerProps(
             vpc=imported_vpc(stack),
             subnets=ISOLATED,
             database_security_group=imported_database_sg(stack),
-            database_port=0,
-            database_secret=imported_secret(stack),
+            **arguments,
         )

@@ -1,0 +1,142 @@
+"""The stack's own promises, checked over every environment's synthesized templates.
+
+Each test states one finding of the security review of the templates as the invariant that
+fixes it, and holds for every context in `infra_testkit.CONTEXTS` (sandbox and existing
+clusters, password and IAM auth, new and existing Secrets Manager endpoints).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Template
+from infra_testkit import (
+    Synthesized,
+    as_list,
+    iter_policy_statements,
+    only_resource,
+    resources_of,
+)
+
+# The contexts whose runner stack creates its own Secrets Manager endpoint.
+CREATES_AN_ENDPOINT = {"dev", "staging", "prod", "staging-existing-secret"}
+THIS_ACCOUNT = {"Ref": "AWS::AccountId"}
+
+
+def runner_template(synthesized: Synthesized) -> Template:
+    return Template.from_stack(synthesized.stacks.runner)
+
+
+def function_properties(synthesized: Synthesized) -> dict[str, Any]:
+    function = only_resource(runner_template(synthesized), "AWS::Lambda::Function")
+    properties: dict[str, Any] = function["Properties"]
+    return properties
+
+
+def variables(synthesized: Synthesized) -> dict[str, Any]:
+    result: dict[str, Any] = function_properties(synthesized)["Environment"]["Variables"]
+    return result
+
+
+def endpoints(synthesized: Synthesized) -> list[dict[str, Any]]:
+    return [
+        endpoint
+        for template in synthesized.templates()
+        for endpoint in resources_of(template, "AWS::EC2::VPCEndpoint")
+    ]
+
+
+def test_the_secrets_manager_endpoint_only_lets_this_account_read_the_runner_secret(
+    synthesized: Synthesized,
+) -> None:
+    """Without a policy, code in the VPC could use the endpoint with other credentials, e.g. to
+    PutSecretValue to another account's secret: the endpoint is the only way out of the VPC."""
+    found = endpoints(synthesized)
+    assert len(found) == (1 if synthesized.name in CREATES_AN_ENDPOINT else 0)
+    for endpoint in found:
+        assert endpoint["Properties"]["PolicyDocument"]["Statement"] == [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "secretsmanager:GetSecretValue",
+                "Resource": variables(synthesized)["DB_SECRET_ARN"],
+                "Condition": {"StringEquals": {"aws:PrincipalAccount": THIS_ACCOUNT}},
+            }
+        ]
+
+
+def test_an_endpoint_without_private_dns_is_named_to_the_runner(
+    synthesized: Synthesized,
+) -> None:
+    """Private DNS is a choice; without it the runner must be told the endpoint's own name."""
+    env = variables(synthesized)
+    for endpoint in endpoints(synthesized):
+        private_dns = endpoint["Properties"]["PrivateDnsEnabled"]
+        assert isinstance(private_dns, bool)
+        assert ("AWS_ENDPOINT_URL_SECRETS_MANAGER" in env) is (not private_dns)
+    if not endpoints(synthesized):
+        assert "AWS_ENDPOINT_URL_SECRETS_MANAGER" not in env
+
+
+def test_with_iam_auth_no_secret_is_passed_granted_or_reachable(
+    synthesized: Synthesized,
+) -> None:
+    env = variables(synthesized)
+    template = runner_template(synthesized)
+    granted = {
+        action
+        for statement in iter_policy_statements(template)
+        for action in as_list(statement["Action"])
+    }
+    if env["DB_IAM_AUTH"] != "true":
+        assert "DB_SECRET_ARN" in env
+        assert "secretsmanager:GetSecretValue" in granted
+        return
+    assert "DB_SECRET_ARN" not in env
+    assert {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER"} <= set(env)
+    assert "rds-db:connect" in granted
+    assert not [a for a in granted if a.startswith("secretsmanager:") or a == "kms:Decrypt"]
+    template.resource_count_is("AWS::EC2::VPCEndpoint", 0)
+    https_egress = [
+        rule
+        for rule in resources_of(template, "AWS::EC2::SecurityGroupEgress")
+        if rule["Properties"].get("FromPort") == 443
+    ]
+    assert https_egress == []
+
+
+def test_services_may_use_a_key_only_on_behalf_of_this_account(
+    synthesized: Synthesized,
+) -> None:
+    """A key policy statement for a service principal without a condition on the account lets
+    that service use the key for anyone (the confused deputy)."""
+    service_statements = [
+        statement
+        for template in synthesized.templates()
+        for key in resources_of(template, "AWS::KMS::Key")
+        for statement in key["Properties"]["KeyPolicy"]["Statement"]
+        if "Service" in statement.get("Principal", {})
+    ]
+    assert service_statements  # at least the alarm topic's key
+    for statement in service_statements:
+        assert THIS_ACCOUNT in _leaves(statement.get("Condition", {})), statement
+
+
+def _leaves(value: Any) -> list[Any]:
+    """The values under a condition block, with `{"Ref": "AWS::AccountId"}` kept whole."""
+    if value == THIS_ACCOUNT:
+        return [value]
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in _leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in _leaves(item)]
+    return [value]
+
+
+def test_log_levels_are_pinned_so_a_console_change_cannot_turn_on_debug(
+    synthesized: Synthesized,
+) -> None:
+    logging = function_properties(synthesized)["LoggingConfig"]
+    assert logging["LogFormat"] == "JSON"
+    assert logging["ApplicationLogLevel"] == "INFO"
+    assert logging["SystemLogLevel"] == "WARN"
