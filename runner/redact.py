@@ -33,6 +33,7 @@ T = TypeVar("T")
 _lock = threading.Lock()
 _secrets: dict[str, float | None] = {}  # secret -> when to forget it (None: never)
 _pattern: re.Pattern[str] | None = None
+_now = time.monotonic
 
 
 # --- registration ----------------------------------------------------------------------------
@@ -46,7 +47,7 @@ def register(secret: str | None, *, forget_after_s: float | None = None) -> None
     """
     if not secret or len(secret) < MIN_LENGTH:
         return
-    expires = None if forget_after_s is None else time.monotonic() + forget_after_s
+    expires = None if forget_after_s is None else _now() + forget_after_s
     global _pattern
     with _lock:
         known = secret in _secrets
@@ -115,7 +116,7 @@ def _walk(value: Any, fix: Any) -> Any:
 
 def _current_pattern() -> re.Pattern[str] | None:
     global _pattern
-    now = time.monotonic()
+    now = _now()
     with _lock:
         expired = [s for s, until in _secrets.items() if until is not None and until < now]
         for secret in expired:
@@ -203,7 +204,7 @@ def cap(text: str, limit: int = MESSAGE_LIMIT) -> str:
 
 
 def _shortened(run: str) -> str:
-    return f"{run[:ECHO_LIMIT]}[... {len(run)} characters]"
+    return f"{run[:ECHO_LIMIT]}[... {len(run)} characters ...]{run[-8:]}"
 
 
 def echo(value: object, limit: int = ECHO_LIMIT) -> str:

@@ -124,7 +124,7 @@ def test_iam_tokens_and_signatures_at_debug_never_reach_a_log(
 
 
 def test_the_real_runtime_at_debug_prints_no_password(
-    make_function: MakeFunction,  # noqa: F811
+    make_function: MakeFunction,  # noqa: F811 (the imported fixture)
     tls_db: TlsDatabase,
 ) -> None:
     """The bundle under awslambdaric with AWS_LAMBDA_LOG_LEVEL=DEBUG (JSON log format)."""
