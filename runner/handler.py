@@ -45,8 +45,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             log.error("unexpected error", exc_info=True, extra={"event": "run.crashed"})
             metrics.add_metric(name="MigrationFailures", unit=MetricUnit.Count, value=1)
             raise InternalError(
-                f"Unexpected {type(exc).__name__}: {exc}. This is a bug; the logs have the "
-                "(scrubbed) traceback."
+                f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the runner or in a "
+                "revision; the logs have the (scrubbed) traceback."
             ) from None
         else:
             metrics.add_metric(name="MigrationFailures", unit=MetricUnit.Count, value=0)
