@@ -3,6 +3,9 @@
 Arguments become the same event dict the handler receives, go through the same validation,
 and the engine's result is printed as a table (or raw JSON with --json). Exit codes:
 0 success, 1 a migration or runtime failure, 2 bad usage, a bad request or configuration.
+Everything it prints goes through `runner.redact` (only `devdb url --show-password` asks
+for a password on purpose); an unexpected exception is `FAILED: InternalError: ...`, with its
+traceback, scrubbed, only under --traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,9 +22,10 @@ from rich.console import Console
 
 from runner import devdb, render
 from runner.engine import MigrationEngine
-from runner.errors import AuroraMigrationsError, BadRequest, ConfigurationError
+from runner.errors import AuroraMigrationsError, BadRequest, ConfigurationError, InternalError
 from runner.events import parse_event
 from runner.logs import configure_logging
+from runner.redact import scrub, scrub_data, scrubbed
 from runner.settings import Settings
 from runner.sources import credential_source
 
@@ -37,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--json", action="store_true", help="print the raw result as JSON")
     common.add_argument(
         "-q", "--quiet", action="store_true", help="log only warnings and errors (stderr)"
+    )
+    common.add_argument(
+        "--traceback", action="store_true", help="on an unexpected error, show the traceback"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -72,8 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    out = Console(soft_wrap=True)
-    err = Console(stderr=True, soft_wrap=True)
+    out = Console(file=scrubbed(sys.stdout), soft_wrap=True)
+    err = Console(file=scrubbed(sys.stderr), soft_wrap=True)
     configure_logging(sys.stderr, level="WARNING" if args.quiet else "INFO")
     try:
         if args.command == "devdb":
@@ -84,14 +92,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _renumber(args, out)
         return _migrate(args, out)
     except AuroraMigrationsError as exc:
-        if args.json:
-            print(json.dumps(exc.to_dict(), indent=2))
-        err.print(
-            f"[bold red]FAILED[/]: {type(exc).__name__}: {exc.message}",
-            markup=True,
-            highlight=False,
+        return _failed(args, out, err, exc)
+    except Exception as exc:
+        if args.traceback:
+            err.out(scrub("".join(traceback.format_exception(exc))), highlight=False)
+        hint = "" if args.traceback else "; run again with --traceback to see where"
+        internal = InternalError(
+            f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the runner or in a "
+            f"revision{hint}."
         )
-        return EXIT_USAGE if isinstance(exc, BadRequest | ConfigurationError) else EXIT_FAILED
+        return _failed(args, out, err, internal)
+
+
+def _failed(
+    args: argparse.Namespace, out: Console, err: Console, exc: AuroraMigrationsError
+) -> int:
+    if args.json:
+        _print_json(out, exc.to_dict())
+    err.print(f"[bold red]FAILED[/]: {type(exc).__name__}: ", end="", markup=True)
+    err.out(exc.message, highlight=False)
+    return EXIT_USAGE if isinstance(exc, BadRequest | ConfigurationError) else EXIT_FAILED
+
+
+def _print_json(out: Console, data: dict[str, Any]) -> None:
+    out.file.write(json.dumps(scrub_data(data), indent=2) + "\n")
 
 
 def _migrate(args: argparse.Namespace, out: Console) -> int:
@@ -108,9 +132,9 @@ def _migrate(args: argparse.Namespace, out: Console) -> int:
     finally:
         engine.dispose()
     if args.json:
-        print(json.dumps(result.to_dict(), indent=2))
+        _print_json(out, result.to_dict())
     else:
-        render.result(out, result, database=engine.describe_database())
+        render.result(out, scrub_data(result), database=engine.describe_database())
     return EXIT_OK
 
 
@@ -131,8 +155,10 @@ def _devdb(args: argparse.Namespace, out: Console) -> int:
                 "`aurora-migrate devdb start`."
             )
     shown = url.render_as_string(hide_password=not args.show_password) if url else None
+    if args.show_password:  # asked for explicitly: the one output that is not scrubbed
+        out = Console(soft_wrap=True)
     if args.json:
-        print(json.dumps({"ok": True, "action": args.action, "url": shown}))
+        out.file.write(json.dumps({"ok": True, "action": args.action, "url": shown}) + "\n")
     else:
         out.print(shown if shown else "development database stopped", highlight=False)
     return EXIT_OK
@@ -144,7 +170,7 @@ def _bundle(args: argparse.Namespace, out: Console) -> int:
     report = build_bundle(args.out, arch=args.arch, python_version=args.python_version)
     data = report.to_dict()
     if args.json:
-        print(json.dumps(data, indent=2))
+        _print_json(out, data)
     else:
         render.mapping(out, "bundle", data)
     return EXIT_OK

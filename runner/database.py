@@ -54,7 +54,7 @@ class UrlCredentials:
     def __init__(self, url: URL | str) -> None:
         try:
             parsed = sa.make_url(url) if isinstance(url, str) else url
-        except sa.exc.ArgumentError:
+        except (sa.exc.ArgumentError, ValueError):  # ValueError: e.g. a port that is no number
             raise ConfigurationError(
                 "DATABASE_URL is not a valid SQLAlchemy URL; expected "
                 "postgresql+psycopg2://USER:PASSWORD@HOST:PORT/DBNAME."
@@ -64,7 +64,7 @@ class UrlCredentials:
                 f"DATABASE_URL must point at PostgreSQL, not {parsed.get_backend_name()!r}."
             )
         self._url = parsed.set(drivername="postgresql+psycopg2")
-        redact.register(self._url.password if isinstance(self._url.password, str) else None)
+        redact.register_url(self._url)  # the password, and ?password= / ?sslpassword=
 
     def url(self) -> URL:
         return self._url

@@ -4,34 +4,42 @@ Every error says what happened and what to do. The engine raises these; only the
 translate them: the CLI into exit codes (2 for a bad request or configuration, 1 for
 everything else), the Lambda handler into a function error whose type is the class name.
 Messages never contain a password or token: URLs are rendered with the password hidden, and
-`runner.redact` scrubs any registered secret as a last line of defence.
+`runner.redact` scrubs any registered secret as a last line of defence, and caps the message.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from runner import redact
+
 
 class AuroraMigrationsError(Exception):
     """Root of every error this project raises on purpose."""
 
     def __init__(self, message: str, **details: Any) -> None:
-        from runner.redact import scrub
-
-        super().__init__(scrub(message))
+        super().__init__(redact.clean(message))  # scrubbed, then capped at 8 KiB
         self.details = {key: value for key, value in details.items() if value is not None}
+
+    def __str__(self) -> str:
+        return redact.scrub(super().__str__())  # again: a secret may be registered since
 
     @property
     def message(self) -> str:
         return str(self)
 
     def to_dict(self) -> dict[str, Any]:
+        details = redact.scrub_data(self.details)
         return {
             "ok": False,
             "errorType": type(self).__name__,
             "message": self.message,
-            **self.details,
+            **{k: _capped(v) for k, v in details.items()},
         }
+
+
+def _capped(value: Any) -> Any:
+    return redact.cap(value) if isinstance(value, str) else value
 
 
 # --- the request was wrong: nothing was changed, fix the request (CLI exit 2) ---------------

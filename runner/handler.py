@@ -1,8 +1,11 @@
 """The Lambda entry point: a thin adapter from an invoke event to the engine and back.
 
-Success returns the result as JSON. Failure raises, so `aws lambda invoke` reports a
-`FunctionError` whose `errorType` is the error class (e.g. `ConfirmationRequired`).
-The engine is cached across warm invocations; so is the database secret.
+Success returns the result as JSON, scrubbed of every registered secret. Failure raises, so
+`aws lambda invoke` reports a `FunctionError` whose `errorType` is the error class (e.g.
+`ConfirmationRequired`); anything unexpected becomes an `InternalError` with a scrubbed,
+capped message, and its traceback goes to the log, scrubbed. Every invocation first makes
+sure the runtime's root log handlers scrub too (`protect_root`). The engine is cached across
+warm invocations; so is the database secret.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from runner.engine import MigrationEngine
 from runner.errors import AuroraMigrationsError, InternalError
 from runner.events import parse_event
 from runner.logs import SERVICE, ensure_logging, log, request_context
-from runner.redact import scrub
+from runner.redact import scrub_data
 from runner.settings import Settings
 from runner.sources import credential_source
 
@@ -42,8 +45,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             log.error("unexpected error", exc_info=True, extra={"event": "run.crashed"})
             metrics.add_metric(name="MigrationFailures", unit=MetricUnit.Count, value=1)
             raise InternalError(
-                f"Unexpected {type(exc).__name__}: {scrub(str(exc))}. This is a bug; the "
-                "logs have the details."
+                f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the runner or in a "
+                "revision; the logs have the (scrubbed) traceback."
             ) from None
         else:
             metrics.add_metric(name="MigrationFailures", unit=MetricUnit.Count, value=0)
@@ -54,7 +57,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 )
         finally:
             metrics.flush_metrics(raise_on_empty_metrics=False)
-        return result.to_dict()
+        return scrub_data(result.to_dict())
 
 
 def _add_applied(metrics: Metrics, applied: list[str]) -> None:

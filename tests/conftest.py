@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
+from runner import redact
 from runner.database import UrlCredentials
 from runner.engine import MigrationEngine
 from runner.localpg import LocalCluster, cluster_at
@@ -89,6 +90,14 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="session", autouse=True)
 def _json_logs() -> None:
     configure_logging()
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """Each test starts with no registered secret, so no result depends on test order."""
+    redact.reset()
+    yield
+    redact.reset()
 
 
 def write_alembic_ini(tree: str, directory: Path) -> Path:

@@ -1,4 +1,11 @@
-"""No password ever appears in a log line, a result, an error message or a traceback."""
+"""No password ever appears in a log line, a result, an error message or a traceback.
+
+Each end-to-end test drives real code that DOES emit the password if scrubbing breaks: the
+`leaky` revision tree writes the URL into its SQL, hands it to psycopg2 (whose "invalid dsn"
+error quotes it back) and raises an unexpected exception carrying it. The password is given
+in the spellings users write: in the userinfo or as `?password=`, with lowercase
+percent-escapes and `!` left unescaped.
+"""
 
 from __future__ import annotations
 
@@ -10,29 +17,25 @@ import traceback
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from runner.errors import AuroraMigrationsError, AuthenticationFailed, MigrationFailed
+from runner import handler
+from runner.errors import (
+    AuroraMigrationsError,
+    AuthenticationFailed,
+    InternalError,
+    MigrationFailed,
+)
 from runner.results import Request
 from tests.conftest import LogCapture, engine_for, settings_for, write_alembic_ini
+from tests.leaks import assert_clean, leak, lowercase_escapes
+from tests.test_handler import LambdaContext
 
 PASSWORD = "Dist1nct!ve-P@ss:w0rd/%zq"
-
-
-def forms(secret: str) -> list[str]:
-    return [secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]]
-
-
-def assert_clean(*texts: str) -> None:
-    for text in texts:
-        for form in forms(PASSWORD):
-            assert form not in text, (
-                f"secret leaked: ...{text[max(0, text.find(form) - 80) :][:200]}"
-            )
+SPELLINGS = ("userinfo", "query")
 
 
 @pytest.fixture
@@ -52,12 +55,30 @@ def owner_url(database_url: URL) -> Iterator[URL]:
     admin.dispose()
 
 
-def error_texts(exc: AuroraMigrationsError) -> list[str]:
-    return [
-        str(exc),
-        json.dumps(exc.to_dict()),
-        "".join(traceback.format_exception(exc)),
-    ]
+def spelled(url: URL, spelling: str) -> str:
+    """DATABASE_URL as a user types it: `%3a` not `%3A`, `!` unescaped."""
+    where = f"{url.host}:{url.port}/{url.database}"
+    if spelling == "query":
+        return (
+            f"postgresql+psycopg2://{url.username}@{where}?password={lowercase_escapes(PASSWORD)}"
+        )
+    return f"postgresql+psycopg2://{url.username}:{lowercase_escapes(PASSWORD)}@{where}"
+
+
+def error_texts(exc: BaseException) -> list[str]:
+    texts = [str(exc), "".join(traceback.format_exception(exc))]
+    if isinstance(exc, AuroraMigrationsError):
+        texts.append(json.dumps(exc.to_dict()))
+    return texts
+
+
+def test_the_leak_check_itself_sees_every_spelling(owner_url: URL) -> None:
+    """Guards the guard: the check finds the password in each form the tests feed in."""
+    for spelling in SPELLINGS:
+        assert leak(PASSWORD, spelled(owner_url, spelling))
+    assert leak(PASSWORD, owner_url.render_as_string(hide_password=False))
+    assert leak(PASSWORD, json.dumps({"m": repr(spelled(owner_url, "query").encode())}))
+    assert leak(PASSWORD, "comment '" + spelled(owner_url, "query").replace("%", "%%") + "'")
 
 
 def test_success_failure_and_auth_errors_never_show_the_password(
@@ -79,10 +100,8 @@ def test_success_failure_and_auth_errors_never_show_the_password(
     assert "auth failed" in str(refused.value)
     texts += error_texts(refused.value)
 
-    full_url = owner_url.render_as_string(hide_password=False)
-    assert any(form in full_url for form in forms(PASSWORD))  # the check can fail
     assert logs.records and "***" in logs.text
-    assert_clean(logs.text, *texts)
+    assert_clean(PASSWORD, logs.text, *texts)
 
 
 def test_the_scrubber_hides_a_password_that_reached_a_message(
@@ -94,25 +113,83 @@ def test_the_scrubber_hides_a_password_that_reached_a_message(
 
     log_event("diagnostic", detail=f"driver said: password {PASSWORD} rejected")
     err = AuroraMigrationsError(f"wrapped error quoting {PASSWORD}")
-    assert_clean(logs.text, *error_texts(err))
+    assert_clean(PASSWORD, logs.text, *error_texts(err))
 
 
-def test_cli_output_never_shows_the_password(owner_url: URL, tmp_path: Path) -> None:
-    env = {**os.environ, "DATABASE_URL": owner_url.render_as_string(hide_password=False)}
-    outputs = []
-    for args in (["upgrade"], ["history", "--json"], ["current"], ["downgrade", "base"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "runner.cli", *args], env=env, capture_output=True, text=True
-        )
-        outputs += [done.stdout, done.stderr]
-    failing = {**env, "ALEMBIC_CONFIG": str(write_alembic_ini("failing", tmp_path))}
-    done = subprocess.run(
-        [sys.executable, "-m", "runner.cli", "upgrade", "--json"],
-        env=failing,
+@pytest.fixture
+def leaky_lambda(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("ALEMBIC_CONFIG", str(write_alembic_ini("leaky", tmp_path)))
+    handler.reset_engine()
+    yield
+    handler.reset_engine()
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_the_lambda_handler_never_shows_the_password(
+    spelling: str,
+    owner_url: URL,
+    leaky_lambda: None,
+    logs: LogCapture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Result (SQL carrying the URL), MigrationFailed (driver echoes the DSN), InternalError."""
+    monkeypatch.setenv("DATABASE_URL", spelled(owner_url, spelling))
+    ctx = LambdaContext()
+
+    sql = handler.handler({"command": "sql", "revision": "0001"}, ctx)
+    with pytest.raises(MigrationFailed) as failed:
+        handler.handler({"command": "upgrade"}, ctx)
+    with pytest.raises(InternalError) as crashed:
+        handler.handler({"command": "sql"}, ctx)
+
+    assert "COMMENT ON SCHEMA public" in sql["sql"] and "***" in sql["sql"]
+    assert "invalid dsn" in failed.value.message
+    assert "RuntimeError" in crashed.value.message and "0002 cannot run" in crashed.value.message
+    assert "***" in logs.events("run.start")[0]["database"]
+    assert "Traceback" in logs.text  # the crash is logged with its (scrubbed) traceback
+    assert_clean(
+        PASSWORD,
+        json.dumps(sql),
+        logs.text,
+        *error_texts(failed.value),
+        *error_texts(crashed.value),
+    )
+
+
+def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "runner.cli", *args],
+        env={**os.environ, **env},
         capture_output=True,
         text=True,
+        timeout=120,
     )
-    assert done.returncode == 1
-    outputs += [done.stdout, done.stderr]
-    assert any("***" in text for text in outputs)
-    assert_clean(*outputs)
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_the_cli_never_shows_the_password(spelling: str, owner_url: URL, tmp_path: Path) -> None:
+    """Human output (Rich), --json, failures, the catch-all and --traceback: all scrubbed."""
+    env = {
+        "DATABASE_URL": spelled(owner_url, spelling),
+        "ALEMBIC_CONFIG": str(write_alembic_ini("leaky", tmp_path)),
+    }
+    runs = {
+        "sql": cli("sql", "0001", env=env),
+        "sql-json": cli("sql", "0001", "--json", env=env),
+        "failed": cli("upgrade", env=env),
+        "failed-json": cli("upgrade", "--json", env=env),
+        "crash": cli("sql", env=env),
+        "crash-json": cli("sql", "--json", env=env),
+        "crash-traceback": cli("sql", "--traceback", env=env),
+    }
+
+    codes = {name: done.returncode for name, done in runs.items()}
+    assert codes == {"sql": 0, "sql-json": 0} | {n: 1 for n in list(runs)[2:]}, runs
+    assert "COMMENT ON SCHEMA public" in runs["sql"].stdout and "***" in runs["sql"].stdout
+    assert "FAILED: MigrationFailed" in runs["failed"].stderr
+    assert "FAILED: InternalError: Unexpected RuntimeError" in runs["crash"].stderr
+    assert "Traceback" not in runs["crash"].stderr
+    assert json.loads(runs["crash-json"].stdout)["errorType"] == "InternalError"
+    assert "Traceback" in runs["crash-traceback"].stderr
+    assert "0002_crash_with_url.py" in runs["crash-traceback"].stderr
+    assert_clean(PASSWORD, *(text for done in runs.values() for text in (done.stdout, done.stderr)))

@@ -18,7 +18,7 @@ from runner.aws.secrets import DatabaseSecret, read_secret
 from runner.aws.tls import tls_connect_args
 from runner.database import CredentialSource
 from runner.errors import ConfigurationError, SecretUnreadable
-from runner.logs import log_event
+from runner.logs import log_event, protect_root
 from runner.settings import Settings
 
 if TYPE_CHECKING:
@@ -35,7 +35,12 @@ def aws_credential_source(
     secrets_client: SecretsManagerClient | None = None,
     rds_client: RDSClient | None = None,
 ) -> CredentialSource:
-    """The source for DB_SECRET_ARN and/or DB_IAM_AUTH. Checks TLS settings before any AWS call."""
+    """The source for DB_SECRET_ARN and/or DB_IAM_AUTH. Checks TLS settings before any AWS call.
+
+    Before any AWS call, too: the AWS SDK's loggers go to WARNING (`protect_root`), since at
+    DEBUG botocore logs the secret's response body and the token's signature.
+    """
+    protect_root()
     tls = tls_connect_args(settings, iam=settings.iam_auth)
     secret = None
     if settings.secret_arn:
