@@ -17,9 +17,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 
 from runner.engine import MigrationEngine
-from runner.errors import AuroraMigrationsError, InternalError
+from runner.errors import AuroraMigrationsError, BadRequest, ConfigurationError, InternalError
 from runner.events import parse_event
-from runner.logs import SERVICE, ensure_logging, log, request_context
+from runner.logs import SERVICE, ensure_logging, log, log_event, request_context
 from runner.redact import scrub_data
 from runner.settings import Settings
 from runner.sources import credential_source
@@ -34,11 +34,21 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
     with request_context(request_id):
+        request = None
         try:
             request = parse_event(event)
             result = _get_engine().run(request, remaining_ms=remaining, request_id=request_id)
         except AuroraMigrationsError as exc:
-            metrics.add_metric(name="MigrationFailures", unit=MetricUnit.Count, value=1)
+            if request is None:  # refused before the engine, which logs its own failures
+                log_event(
+                    "run.refused",
+                    level=logging.WARNING,
+                    error_type=type(exc).__name__,
+                    error=exc.message,
+                )
+            refused = isinstance(exc, BadRequest | ConfigurationError)
+            name = "RequestsRefused" if refused else "MigrationFailures"
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
             _add_applied(metrics, exc.details.get("applied", []))
             raise
         except Exception as exc:

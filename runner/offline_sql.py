@@ -44,7 +44,8 @@ def render(config: Config, script: ScriptDirectory, plan: Plan, current: Sequenc
     except AuroraMigrationsError:
         raise
     except Exception as exc:
-        raise _unavailable(rendering[0] if rendering else None, exc) from exc
+        # Not chained: the cause may carry a secret; its words are in the message, scrubbed.
+        raise _unavailable(rendering[0] if rendering else None, exc) from None
 
 
 def _unavailable(step: Step | None, exc: Exception) -> OfflineSqlUnavailable:

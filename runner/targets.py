@@ -22,6 +22,7 @@ from runner.errors import (
     MultipleHeads,
     UnknownRevision,
 )
+from runner.redact import echo
 
 MAX_LENGTH = 255  # characters in a `revision` or `confirm` field
 ECHO_LENGTH = 60  # characters of user input repeated back in a message
@@ -32,14 +33,19 @@ _KEYWORDS = ("head", "heads", "base")
 
 def shown(value: str, limit: int = ECHO_LENGTH) -> str:
     """User input as a message repeats it: quoted, and cut short when long."""
-    return repr(value if len(value) <= limit else value[:limit] + "…")
+    return echo(value, limit)
 
 
 def check_length(name: str, value: str) -> None:
     if len(value) > MAX_LENGTH:
+        hint = (
+            "Send the database's current revision (see `current`)."
+            if name == "confirm"
+            else "Send a revision id, 'head', 'base' or a short step."
+        )
         raise FieldTooLong(
             f"{name!r} is {len(value)} characters long ({shown(value)}); at most "
-            f"{MAX_LENGTH} are accepted. Send a revision id, 'head', 'base' or a short step.",
+            f"{MAX_LENGTH} are accepted. {hint}",
             field=name,
             length=len(value),
         )

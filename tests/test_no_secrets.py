@@ -28,6 +28,7 @@ from runner.errors import (
     AuthenticationFailed,
     InternalError,
     MigrationFailed,
+    OfflineSqlUnavailable,
 )
 from runner.results import Request
 from tests.conftest import LogCapture, engine_for, settings_for, write_alembic_ini
@@ -131,6 +132,7 @@ def test_the_lambda_handler_never_shows_the_password(
     leaky_lambda: None,
     logs: LogCapture,
     monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     """Result (SQL carrying the URL), MigrationFailed (driver echoes the DSN), InternalError."""
     monkeypatch.setenv("DATABASE_URL", spelled(owner_url, spelling))
@@ -139,12 +141,17 @@ def test_the_lambda_handler_never_shows_the_password(
     sql = handler.handler({"command": "sql", "revision": "0001"}, ctx)
     with pytest.raises(MigrationFailed) as failed:
         handler.handler({"command": "upgrade"}, ctx)
-    with pytest.raises(InternalError) as crashed:
+    with pytest.raises(OfflineSqlUnavailable) as unrenderable:
         handler.handler({"command": "sql"}, ctx)
+    monkeypatch.setenv("ALEMBIC_CONFIG", str(write_alembic_ini("crashing", tmp_path)))
+    handler.reset_engine()
+    with pytest.raises(InternalError) as crashed:
+        handler.handler({"command": "upgrade"}, ctx)
 
     assert "COMMENT ON SCHEMA public" in sql["sql"] and "***" in sql["sql"]
     assert "invalid dsn" in failed.value.message
-    assert "RuntimeError" in crashed.value.message and "0002 cannot run" in crashed.value.message
+    assert "0002 cannot run" in unrenderable.value.message
+    assert "RuntimeError" in crashed.value.message and "0001 cannot load" in crashed.value.message
     assert "***" in logs.events("run.start")[0]["database"]
     assert "Traceback" in logs.text  # the crash is logged with its (scrubbed) traceback
     assert_clean(
@@ -152,6 +159,7 @@ def test_the_lambda_handler_never_shows_the_password(
         json.dumps(sql),
         logs.text,
         *error_texts(failed.value),
+        *error_texts(unrenderable.value),
         *error_texts(crashed.value),
     )
 
@@ -173,23 +181,26 @@ def test_the_cli_never_shows_the_password(spelling: str, owner_url: URL, tmp_pat
         "DATABASE_URL": spelled(owner_url, spelling),
         "ALEMBIC_CONFIG": str(write_alembic_ini("leaky", tmp_path)),
     }
+    crashing = {**env, "ALEMBIC_CONFIG": str(write_alembic_ini("crashing", tmp_path))}
     runs = {
         "sql": cli("sql", "0001", env=env),
         "sql-json": cli("sql", "0001", "--json", env=env),
         "failed": cli("upgrade", env=env),
         "failed-json": cli("upgrade", "--json", env=env),
-        "crash": cli("sql", env=env),
-        "crash-json": cli("sql", "--json", env=env),
-        "crash-traceback": cli("sql", "--traceback", env=env),
+        "unrenderable": cli("sql", env=env),
+        "crash": cli("upgrade", env=crashing),
+        "crash-json": cli("upgrade", "--json", env=crashing),
+        "crash-traceback": cli("upgrade", "--traceback", env=crashing),
     }
 
     codes = {name: done.returncode for name, done in runs.items()}
     assert codes == {"sql": 0, "sql-json": 0} | {n: 1 for n in list(runs)[2:]}, runs
     assert "COMMENT ON SCHEMA public" in runs["sql"].stdout and "***" in runs["sql"].stdout
     assert "FAILED: MigrationFailed" in runs["failed"].stderr
+    assert "FAILED: OfflineSqlUnavailable" in runs["unrenderable"].stderr
     assert "FAILED: InternalError: Unexpected RuntimeError" in runs["crash"].stderr
     assert "Traceback" not in runs["crash"].stderr
     assert json.loads(runs["crash-json"].stdout)["errorType"] == "InternalError"
     assert "Traceback" in runs["crash-traceback"].stderr
-    assert "0002_crash_with_url.py" in runs["crash-traceback"].stderr
+    assert "0001_crash_on_load.py" in runs["crash-traceback"].stderr
     assert_clean(PASSWORD, *(text for done in runs.values() for text in (done.stdout, done.stderr)))
