@@ -1,7 +1,12 @@
 """The migrations Lambda: one function, its execution role and its log group.
 
 A migration must never run twice at once and never be retried behind the operator's back, so
-the function has a reserved concurrency of 1 and no retries for asynchronous invokes. The
+the function has a reserved concurrency of 1 and no retries for asynchronous invokes. An
+asynchronous invoke that is throttled (likely, with a concurrency of 1) waits in Lambda's queue
+at most `MAX_EVENT_AGE` (60 s, the minimum; the default would be 6 hours), so a queued
+`downgrade` cannot run long after the operator gave up; a dropped event goes to the
+`on_failure_topic`, so it is seen. The handler cannot tell an asynchronous invoke from a
+synchronous one (the Lambda context does not say), so this bound is kept here. The
 runner stops starting new revisions when less than `MIGRATION_TIME_GUARD_MARGIN_MS` of the
 Lambda's time is left; that margin is derived from the timeout here.
 
@@ -12,8 +17,10 @@ console could otherwise turn on DEBUG logging, which may carry what INFO never l
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -21,6 +28,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import contract
+from infra.components.alarm_topic import AlarmTopic
 from infra.nag import acknowledge
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -28,6 +36,7 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 DEFAULT_TIMEOUT = cdk.Duration.minutes(10)
 DEFAULT_MEMORY_MB = 512
 MIN_TIME_GUARD_MARGIN_MS = 30_000
+MAX_EVENT_AGE = cdk.Duration.seconds(60)
 
 # What AWSLambdaVPCAccessExecutionRole grants for the function's network interfaces. These
 # actions take no resource-level scoping that Lambda's service checks accept, hence "*".
@@ -39,6 +48,21 @@ VPC_ENI_ACTIONS = (
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 )
+
+
+@jsii.implements(lambda_.IDestination)
+class _TopicDestination:
+    """An on-failure destination that names the topic and grants nothing.
+
+    CDK's `SnsDestination` would grant `kms:GenerateDataKey*` on the key from anywhere; the
+    role gets `AlarmTopic.publish_statements()` (the key only via SNS) instead.
+    """
+
+    def __init__(self, topic_arn: str) -> None:
+        self._topic_arn = topic_arn
+
+    def bind(self, *_args: Any, **_kwargs: Any) -> lambda_.DestinationConfig:
+        return lambda_.DestinationConfig(destination=self._topic_arn)
 
 
 def time_guard_margin_ms(timeout: cdk.Duration) -> int:
@@ -69,6 +93,7 @@ class MigrationsFunction(Construct):
         function_name: str | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         log_removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        on_failure_topic: AlarmTopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         margin_ms = time_guard_margin_ms(timeout)
@@ -83,14 +108,21 @@ class MigrationsFunction(Construct):
             removal_policy=log_removal_policy,
         )
 
-        # Network-interface and log permissions are inline in the role, so they exist before
-        # the function and outlive it on delete (Lambda needs them to remove its ENIs).
+        # Network-interface, log and failure-destination permissions are inline in the role, so
+        # they exist before the function and outlive it on delete (Lambda needs them to remove
+        # its ENIs).
+        inline_policies: dict[str, iam.PolicyDocument] = {}
+        if on_failure_topic is not None:
+            inline_policies["PublishDroppedEvents"] = iam.PolicyDocument(
+                statements=on_failure_topic.publish_statements()
+            )
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Execution role of the aurora-migrations runner",
             inline_policies={
+                **inline_policies,
                 "VpcNetworkInterfaces": iam.PolicyDocument(
                     statements=[iam.PolicyStatement(actions=list(VPC_ENI_ACTIONS), resources=["*"])]
                 ),
@@ -122,6 +154,12 @@ class MigrationsFunction(Construct):
             security_groups=[security_group],
             reserved_concurrent_executions=1,
             retry_attempts=0,
+            max_event_age=MAX_EVENT_AGE,
+            on_failure=(
+                _TopicDestination(on_failure_topic.topic.topic_arn)
+                if on_failure_topic is not None
+                else None
+            ),
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,

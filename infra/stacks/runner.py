@@ -15,6 +15,7 @@ from constructs import Construct
 
 from infra import contract
 from infra.bundling import runner_code
+from infra.components.alarm_topic import AlarmTopic
 from infra.components.function import (
     ARCHITECTURE,
     DEFAULT_MEMORY_MB,
@@ -106,6 +107,7 @@ class MigrationsRunnerStack(cdk.Stack):
     """
 
     network: RunnerNetworkAccess
+    alarm_topic: AlarmTopic
     runner: MigrationsFunction
     permissions: RunnerPermissions
     monitoring: MigrationsMonitoring
@@ -136,6 +138,12 @@ class MigrationsRunnerStack(cdk.Stack):
         environment = database_environment(props)
         if self.network.endpoint_url is not None:
             environment[contract.ENV_SECRETS_MANAGER_ENDPOINT_URL] = self.network.endpoint_url
+        self.alarm_topic = AlarmTopic(
+            self,
+            "Alarms",
+            alarm_email=props.alarm_email,
+            removal_policy=props.removal_policy,
+        )
         self.runner = MigrationsFunction(
             self,
             "Runner",
@@ -149,6 +157,7 @@ class MigrationsRunnerStack(cdk.Stack):
             function_name=props.function_name,
             log_retention=props.log_retention,
             log_removal_policy=props.removal_policy,
+            on_failure_topic=self.alarm_topic,
         )
         self.permissions = RunnerPermissions(
             self,
@@ -167,9 +176,8 @@ class MigrationsRunnerStack(cdk.Stack):
             "Monitoring",
             function=self.runner.function,
             timeout=props.timeout,
+            alarm_topic=self.alarm_topic.topic,
             dashboard_name=f"{self.stack_name}-migration-status",
-            alarm_email=props.alarm_email,
-            removal_policy=props.removal_policy,
         )
 
         cdk.CfnOutput(
@@ -180,7 +188,7 @@ class MigrationsRunnerStack(cdk.Stack):
         )
         cdk.CfnOutput(self, "FunctionArn", value=self.runner.function.function_arn)
         cdk.CfnOutput(self, "LogGroupName", value=self.runner.log_group.log_group_name)
-        cdk.CfnOutput(self, "AlarmTopicArn", value=self.monitoring.alarm_topic.topic_arn)
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic.topic_arn)
         cdk.CfnOutput(
             self,
             "DashboardName",

@@ -19,6 +19,7 @@ from infra_testkit import (
     only_resource,
 )
 
+from infra.components.alarm_topic import AlarmTopic
 from infra.components.function import VPC_ENI_ACTIONS, MigrationsFunction, time_guard_margin_ms
 
 
@@ -35,6 +36,7 @@ def build() -> cdk.Stack:
         security_group=security_group,
         environment={"DB_SECRET_ARN": "arn:example", "DB_IAM_AUTH": "false"},
         function_name="aurora-migrations-test",
+        on_failure_topic=AlarmTopic(stack, "Alarms"),
     )
     return stack
 
@@ -76,6 +78,22 @@ def test_runs_one_at_a_time_and_is_never_retried(template: Template) -> None:
     template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {"MaximumRetryAttempts": 0, "Qualifier": "$LATEST"},
+    )
+
+
+def test_a_queued_async_event_expires_after_a_minute_and_a_dropped_one_is_published(
+    template: Template,
+) -> None:
+    """A throttled async `downgrade` must not run hours later, and must not vanish unseen."""
+    topic = logical_id_of(template, "AWS::SNS::Topic")
+    template.resource_count_is("AWS::Lambda::EventInvokeConfig", 1)
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "MaximumEventAgeInSeconds": 60,
+            "MaximumRetryAttempts": 0,
+            "DestinationConfig": {"OnFailure": {"Destination": {"Ref": topic}}},
+        },
     )
 
 
@@ -122,13 +140,22 @@ def test_environment_merges_runtime_settings_with_the_callers(function: dict[str
     }
 
 
-def test_role_has_only_eni_and_log_permissions_and_no_managed_policies(
+def test_role_has_only_eni_log_and_publish_permissions_and_no_managed_policies(
     template: Template,
 ) -> None:
     log_group = logical_id_of(template, "AWS::Logs::LogGroup")
     role = only_resource(template, "AWS::IAM::Role")["Properties"]
     assert "ManagedPolicyArns" not in role
     inline = {p["PolicyName"]: p["PolicyDocument"]["Statement"] for p in role["Policies"]}
+    topic = logical_id_of(template, "AWS::SNS::Topic")
+    publish = inline.pop("PublishDroppedEvents")
+    assert [(s["Action"], s["Resource"]) for s in publish] == [
+        ("sns:Publish", {"Ref": topic}),
+        (
+            ["kms:GenerateDataKey", "kms:Decrypt"],
+            {"Fn::GetAtt": [logical_id_of(template, "AWS::KMS::Key"), "Arn"]},
+        ),
+    ]
     assert inline == {
         "VpcNetworkInterfaces": [
             {"Action": list(VPC_ENI_ACTIONS), "Effect": "Allow", "Resource": "*"}

@@ -7,6 +7,7 @@ clusters, password and IAM auth, new and existing Secrets Manager endpoints).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk.assertions import Template
@@ -95,7 +96,8 @@ def test_with_iam_auth_no_secret_is_passed_granted_or_reachable(
     assert "DB_SECRET_ARN" not in env
     assert {"DB_HOST", "DB_PORT", "DB_NAME", "DB_USER"} <= set(env)
     assert "rds-db:connect" in granted
-    assert not [a for a in granted if a.startswith("secretsmanager:") or a == "kms:Decrypt"]
+    # No Secrets Manager action, and no key used through Secrets Manager.
+    assert "secretsmanager" not in json.dumps(list(iter_policy_statements(template)))
     template.resource_count_is("AWS::EC2::VPCEndpoint", 0)
     https_egress = [
         rule
@@ -140,3 +142,17 @@ def test_log_levels_are_pinned_so_a_console_change_cannot_turn_on_debug(
     assert logging["LogFormat"] == "JSON"
     assert logging["ApplicationLogLevel"] == "INFO"
     assert logging["SystemLogLevel"] == "WARN"
+
+
+def test_a_throttled_async_invoke_expires_in_a_minute_and_is_published_when_dropped(
+    synthesized: Synthesized,
+) -> None:
+    """With reserved concurrency 1, a queued `downgrade` could otherwise run 6 hours later."""
+    template = runner_template(synthesized)
+    config = only_resource(template, "AWS::Lambda::EventInvokeConfig")["Properties"]
+    assert config["MaximumEventAgeInSeconds"] == 60
+    assert config["MaximumRetryAttempts"] == 0
+    topic = only_resource(template, "AWS::SNS::Topic")["Properties"]
+    assert "KmsMasterKeyId" in topic
+    destination = config["DestinationConfig"]["OnFailure"]["Destination"]
+    assert destination == {"Ref": next(iter(template.find_resources("AWS::SNS::Topic")))}
