@@ -76,7 +76,8 @@ def sandbox_runner_props(
 ) -> MigrationsRunnerProps:
     """The runner against the sandbox cluster, with the master secret (password auth).
 
-    The sandbox VPC is the runner's own, so its Secrets Manager endpoint takes private DNS.
+    The secret is RDS-managed and holds no host or dbname, so both are passed. The sandbox VPC
+    is the runner's own, so its Secrets Manager endpoint takes private DNS.
     """
     return MigrationsRunnerProps(
         vpc=database.vpc,
@@ -86,6 +87,7 @@ def sandbox_runner_props(
         database_secret=database.database_secret,
         secrets_manager=NewSecretsManagerEndpoint(private_dns=True),
         database_name=database.database_name,
+        database_host=database.database_host,
         function_name=settings.function_name,
         timeout=cdk.Duration.minutes(settings.function_timeout_minutes),
         removal_policy=settings.removal_policy,

@@ -1,8 +1,10 @@
 """Aurora PostgreSQL Serverless v2 for the sandbox, with IAM auth on and storage encrypted.
 
-The master credentials are a generated secret (`Credentials.from_generated_secret`), which the
-runner reads; RDS adds host and port to it, but not the database name. The cluster accepts TLS
-only (`rds.force_ssl`), matching the runner's `verify-full`.
+The master password is managed by RDS (`ManageMasterUserPassword`): RDS keeps it in a secret
+of its own and rotates it (every 7 days by default), and deletes that secret with the cluster
+(a restored snapshot gets a new one). The secret holds only `username` and `password`, so a
+reader needs the host and database name from elsewhere. The cluster accepts TLS only
+(`rds.force_ssl`), matching the runner's `verify-full`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ DEFAULT_BACKUP_RETENTION = cdk.Duration.days(7)
 
 
 class SandboxDatabase(Construct):
-    """The cluster, its security group (no rules: clients add their own) and its secret."""
+    """The cluster, its security group (no rules: clients add their own) and its RDS-managed
+    master secret."""
 
     cluster: rds.DatabaseCluster
     security_group: ec2.SecurityGroup
@@ -76,7 +79,8 @@ class SandboxDatabase(Construct):
             "Cluster",
             cluster_identifier=cluster_identifier,
             engine=rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION),
-            credentials=rds.Credentials.from_generated_secret(master_username),
+            credentials=rds.Credentials.from_username(master_username),
+            manage_master_user_password=True,
             default_database_name=database_name,
             port=port,
             vpc=vpc,
@@ -95,16 +99,9 @@ class SandboxDatabase(Construct):
             copy_tags_to_snapshot=True,
         )
         self.cluster.node.add_dependency(self.log_group)
-        if self.cluster.secret is None:  # pragma: no cover - from_generated_secret always sets it
-            raise RuntimeError("the cluster has no generated secret")
+        if self.cluster.secret is None:  # pragma: no cover - the managed password sets it
+            raise RuntimeError("the cluster has no master user secret")
         self.secret = self.cluster.secret
-
-        acknowledge(
-            self.cluster.node.find_child("Secret"),
-            "AwsSolutions-SMG4",
-            "Sandbox master secret without rotation: a rotation function would need its own "
-            "VPC access and endpoint; clusters that need rotation come in via existingDatabase.",
-        )
         if not deletion_protection:
             acknowledge(
                 self.cluster,
@@ -112,6 +109,11 @@ class SandboxDatabase(Construct):
                 "Deletion protection is off on purpose in this disposable sandbox "
                 "environment; staging and prod turn it on.",
             )
+
+    @property
+    def host(self) -> str:
+        """The cluster (writer) endpoint name, which its TLS certificate names."""
+        return self.cluster.cluster_endpoint.hostname
 
     @property
     def cluster_resource_id(self) -> str:

@@ -98,6 +98,10 @@ class DevEnvironmentStack(cdk.Stack):
         return self.database.database_name
 
     @property
+    def database_host(self) -> str:
+        return self.database.host
+
+    @property
     def database_port(self) -> int:
         return self.database.port
 

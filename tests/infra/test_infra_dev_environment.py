@@ -92,17 +92,24 @@ def test_cluster_insists_on_tls(template: Template) -> None:
     )
 
 
-def test_master_credentials_are_a_generated_secret(template: Template) -> None:
+def test_master_password_is_managed_and_rotated_by_rds(template: Template) -> None:
+    """No secret of our own: RDS keeps the password, rotates it, and deletes it with the
+    cluster, whatever the stack's removal policy."""
     template.has_resource_properties(
-        "AWS::SecretsManager::Secret",
+        "AWS::RDS::DBCluster",
         {
-            "GenerateSecretString": Match.object_like(
-                {
-                    "GenerateStringKey": "password",
-                    "SecretStringTemplate": '{"username":"aurora_admin"}',
-                }
-            )
+            "ManageMasterUserPassword": True,
+            "MasterUsername": "aurora_admin",
+            "MasterUserPassword": Match.absent(),
         },
+    )
+    template.resource_count_is("AWS::SecretsManager::Secret", 0)
+
+
+def test_exports_the_rds_managed_secret(template: Template) -> None:
+    cluster = logical_id_of(template, "AWS::RDS::DBCluster")
+    template.has_output(
+        "SecretArn", {"Value": {"Fn::GetAtt": [cluster, "MasterUserSecret.SecretArn"]}}
     )
 
 

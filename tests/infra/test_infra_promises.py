@@ -156,3 +156,13 @@ def test_a_throttled_async_invoke_expires_in_a_minute_and_is_published_when_drop
     assert "KmsMasterKeyId" in topic
     destination = config["DestinationConfig"]["OnFailure"]["Destination"]
     assert destination == {"Ref": next(iter(template.find_resources("AWS::SNS::Topic")))}
+
+
+def test_no_secret_of_ours_goes_unrotated(synthesized: Synthesized) -> None:
+    """The sandbox's master password is RDS-managed (rotated, deleted with the cluster); the
+    stacks create no Secrets Manager secret of their own."""
+    for template in synthesized.templates():
+        template.resource_count_is("AWS::SecretsManager::Secret", 0)
+        for cluster in resources_of(template, "AWS::RDS::DBCluster"):
+            assert cluster["Properties"]["ManageMasterUserPassword"] is True
+            assert "MasterUserPassword" not in cluster["Properties"]
