@@ -49,6 +49,8 @@ def build(app: cdk.App) -> EnvironmentStacks:
                 deletion_protection=settings.deletion_protection,
                 removal_policy=settings.database_removal_policy,
                 backup_retention=cdk.Duration.days(settings.backup_retention_days),
+                log_retention=settings.log_retention,
+                encrypt_database_logs=settings.encrypt_database_logs,
             ),
             description=f"{PROJECT} ({settings.name}): sandbox VPC and Aurora PostgreSQL",
             termination_protection=settings.termination_protection,
@@ -90,8 +92,10 @@ def sandbox_runner_props(
         database_host=database.database_host,
         function_name=settings.function_name,
         timeout=cdk.Duration.minutes(settings.function_timeout_minutes),
+        log_retention=settings.log_retention,
         removal_policy=settings.removal_policy,
         alarm_email=settings.alarm_email,
+        invoke_trail=settings.invoke_trail,
     )
 
 
@@ -112,6 +116,8 @@ def existing_runner_props(
         iam_auth=existing.iam_auth,
         function_name=settings.function_name,
         timeout=cdk.Duration.minutes(settings.function_timeout_minutes),
+        log_retention=settings.log_retention,
         removal_policy=settings.removal_policy,
         alarm_email=settings.alarm_email,
+        invoke_trail=settings.invoke_trail,
     )

@@ -5,12 +5,21 @@ of its own and rotates it (every 7 days by default), and deletes that secret wit
 (a restored snapshot gets a new one). The secret holds only `username` and `password`, so a
 reader needs the host and database name from elsewhere. The cluster accepts TLS only
 (`rds.force_ssl`), matching the runner's `verify-full`.
+
+Audit: `pgaudit` is preloaded and logs DDL and role changes (`pgaudit.log = ddl, role`), and
+connections are logged (`log_connections`, `log_disconnections`), all to the exported
+PostgreSQL log group; `CREATE EXTENSION pgaudit` once per database completes the set-up. With
+`encrypt_logs` that group gets a customer-managed key that only CloudWatch Logs may use, and
+only for this log group.
+
 """
 
 from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -21,6 +30,58 @@ from infra.nag import acknowledge
 ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_16_13
 DEFAULT_PORT = 5432
 DEFAULT_BACKUP_RETENTION = cdk.Duration.days(7)
+# The cluster parameter group: TLS only, and an audit trail of schema and role changes.
+CLUSTER_PARAMETERS: dict[str, str] = {
+    "rds.force_ssl": "1",
+    "shared_preload_libraries": "pg_stat_statements,pgaudit",
+    "pgaudit.log": "ddl,role",
+    "pgaudit.log_parameter": "0",
+    "log_connections": "1",
+    "log_disconnections": "1",
+}
+
+
+def logs_key(
+    scope: Construct, log_group_name: str, *, removal_policy: cdk.RemovalPolicy
+) -> kms.Key:
+    """A key that CloudWatch Logs may use for exactly one log group of this account.
+
+    It outlives the log group's data as long as the group is retained: a deleted key would make
+    the retained logs unreadable.
+    """
+    key = kms.Key(
+        scope,
+        "PostgresqlLogKey",
+        description=f"Encrypts {log_group_name}",
+        enable_key_rotation=True,
+        removal_policy=removal_policy,
+    )
+    stack = cdk.Stack.of(scope)
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="AllowCloudWatchLogsForThisLogGroupOnly",
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ],
+            resources=["*"],  # in a key policy, "*" means this key
+            conditions={
+                "ArnEquals": {
+                    "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=log_group_name,
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                }
+            },
+        )
+    )
+    return key
 
 
 class SandboxDatabase(Construct):
@@ -33,6 +94,7 @@ class SandboxDatabase(Construct):
     port: int
     database_name: str
     log_group: logs.LogGroup
+    log_key: kms.Key | None
 
     def __init__(
         self,
@@ -51,6 +113,7 @@ class SandboxDatabase(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.SNAPSHOT,
         backup_retention: cdk.Duration = DEFAULT_BACKUP_RETENTION,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
+        encrypt_logs: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         self.port = port
@@ -62,17 +125,25 @@ class SandboxDatabase(Construct):
             description="Aurora PostgreSQL cluster: ingress only from named clients",
             allow_all_outbound=False,
         )
-        # Created here rather than by RDS so that it has a retention period.
+        # Created here rather than by RDS so that it has a retention period (and a key).
+        log_group_name = f"/aws/rds/cluster/{cluster_identifier}/postgresql"
+        logs_removal_policy = (
+            cdk.RemovalPolicy.RETAIN
+            if removal_policy == cdk.RemovalPolicy.SNAPSHOT
+            else removal_policy
+        )
+        self.log_key = (
+            logs_key(self, log_group_name, removal_policy=logs_removal_policy)
+            if encrypt_logs
+            else None
+        )
         self.log_group = logs.LogGroup(
             self,
             "PostgresqlLogGroup",
-            log_group_name=f"/aws/rds/cluster/{cluster_identifier}/postgresql",
+            log_group_name=log_group_name,
             retention=log_retention,
-            removal_policy=(
-                cdk.RemovalPolicy.RETAIN
-                if removal_policy == cdk.RemovalPolicy.SNAPSHOT
-                else removal_policy
-            ),
+            encryption_key=self.log_key,
+            removal_policy=logs_removal_policy,
         )
         self.cluster = rds.DatabaseCluster(
             self,
@@ -94,7 +165,7 @@ class SandboxDatabase(Construct):
             deletion_protection=deletion_protection,
             removal_policy=removal_policy,
             backup=rds.BackupProps(retention=backup_retention),
-            parameters={"rds.force_ssl": "1"},
+            parameters=dict(CLUSTER_PARAMETERS),
             cloudwatch_logs_exports=["postgresql"],
             copy_tags_to_snapshot=True,
         )

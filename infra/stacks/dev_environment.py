@@ -7,6 +7,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -30,6 +31,8 @@ class DevEnvironmentProps:
     deletion_protection: bool = False
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY
     backup_retention: cdk.Duration = SANDBOX_BACKUP_RETENTION
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH  # PostgreSQL's logs
+    encrypt_database_logs: bool = False
 
 
 class DevEnvironmentStack(cdk.Stack):
@@ -71,6 +74,8 @@ class DevEnvironmentStack(cdk.Stack):
             deletion_protection=props.deletion_protection,
             removal_policy=props.removal_policy,
             backup_retention=props.backup_retention,
+            log_retention=props.log_retention,
+            encrypt_logs=props.encrypt_database_logs,
         )
 
         cdk.CfnOutput(self, "VpcId", value=self.network.vpc.vpc_id)

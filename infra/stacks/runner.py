@@ -23,6 +23,7 @@ from infra.components.function import (
     RUNTIME,
     MigrationsFunction,
 )
+from infra.components.invoke_trail import InvokeTrail
 from infra.components.monitoring import MigrationsMonitoring
 from infra.components.network import RunnerNetworkAccess, SecretsManagerRoute
 from infra.components.permissions import IamDatabaseAuth, RunnerPermissions
@@ -60,6 +61,7 @@ class MigrationsRunnerProps:
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN  # log group and alarm key
     alarm_email: str | None = None
+    invoke_trail: bool = False  # a CloudTrail trail of this function's Invoke data events
 
     def __post_init__(self) -> None:
         if not 0 < self.database_port < 65536:
@@ -111,6 +113,7 @@ class MigrationsRunnerStack(cdk.Stack):
     runner: MigrationsFunction
     permissions: RunnerPermissions
     monitoring: MigrationsMonitoring
+    invoke_trail: InvokeTrail | None
 
     def __init__(
         self,
@@ -179,6 +182,19 @@ class MigrationsRunnerStack(cdk.Stack):
             alarm_topic=self.alarm_topic.topic,
             dashboard_name=f"{self.stack_name}-migration-status",
         )
+
+        self.invoke_trail = None
+        if props.invoke_trail:
+            self.invoke_trail = InvokeTrail(
+                self,
+                "InvokeTrail",
+                function=self.runner.function,
+                trail_name=f"{props.function_name or self.stack_name}-invokes",
+                retention=props.log_retention,
+            )
+            cdk.CfnOutput(
+                self, "InvokeTrailLogGroupName", value=self.invoke_trail.log_group.log_group_name
+            )
 
         cdk.CfnOutput(
             self,

@@ -62,7 +62,7 @@ EXISTING_WITH_SECRET: dict[str, Any] = {
 CONTEXTS: dict[str, dict[str, Any]] = {
     "dev": {"env": "dev"},
     "staging": {"env": "staging"},
-    "prod": {"env": "prod", "alarmEmail": "dba@example.com"},
+    "prod": {"env": "prod", "alarmEmail": "dba@example.com", "invokeTrail": True},
     "prod-existing-iam-auth": {"env": "prod", "existingDatabase": {"prod": EXISTING_WITH_IAM_AUTH}},
     "staging-existing-secret": {
         "env": "staging",

@@ -14,6 +14,7 @@ import pytest
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Match, Template
 from infra_testkit import (
+    CONTEXTS,
     EXISTING_NETWORK,
     EXISTING_WITH_IAM_AUTH,
     EXISTING_WITH_SECRET,
@@ -98,6 +99,14 @@ def test_existing_database_is_imported_not_created(synthesized: Synthesized) -> 
         )
 
 
+def test_the_invoke_trail_exists_only_when_asked(synthesized: Synthesized) -> None:
+    asked = CONTEXTS[synthesized.name].get("invokeTrail", False)
+    runner = Template.from_stack(synthesized.stacks.runner)
+    runner.resource_count_is("AWS::CloudTrail::Trail", 1 if asked else 0)
+    if asked:
+        runner.has_output("InvokeTrailLogGroupName", {"Value": Match.any_value()})
+
+
 def test_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
     app = cdk.App(context={**NO_BUNDLING, "env": "dev"}, outdir=str(tmp_path))
     stacks = build(app)
@@ -137,6 +146,7 @@ def without(mapping: dict[str, Any], key: str) -> dict[str, Any]:
         ({"env": "qa"}, "unknown environment 'qa'"),
         ({"existingDatabase": {"qa": {}}}, "unknown environments"),
         ({"existingDatabase": "{not json"}, "not valid JSON"),
+        ({"invokeTrail": "yes"}, "invokeTrail must be true or false"),
         ({"existingDatabase": {"dev": {"vpcId": "vpc-1"}}}, "missing"),
         (
             {"existingDatabase": {"dev": {**EXISTING_WITH_SECRET, "subnetIds": ["subnet-1"]}}},

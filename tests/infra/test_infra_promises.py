@@ -107,19 +107,25 @@ def test_with_iam_auth_no_secret_is_passed_granted_or_reachable(
     assert https_egress == []
 
 
-def test_services_may_use_a_key_only_on_behalf_of_this_account(
-    synthesized: Synthesized,
-) -> None:
-    """A key policy statement for a service principal without a condition on the account lets
-    that service use the key for anyone (the confused deputy)."""
+RESOURCE_POLICIES = {
+    "AWS::KMS::Key": "KeyPolicy",
+    "AWS::SNS::TopicPolicy": "PolicyDocument",
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+}
+
+
+def test_services_act_only_on_behalf_of_this_account(synthesized: Synthesized) -> None:
+    """A resource policy that allows a service principal without a condition on the account
+    (or a resource of it) lets that service act for anyone: the confused deputy."""
     service_statements = [
         statement
         for template in synthesized.templates()
-        for key in resources_of(template, "AWS::KMS::Key")
-        for statement in key["Properties"]["KeyPolicy"]["Statement"]
-        if "Service" in statement.get("Principal", {})
+        for resource_type, document in RESOURCE_POLICIES.items()
+        for resource in resources_of(template, resource_type)
+        for statement in resource["Properties"][document]["Statement"]
+        if statement["Effect"] == "Allow" and "Service" in statement.get("Principal", {})
     ]
-    assert service_statements  # at least the alarm topic's key
+    assert service_statements  # at least CloudWatch on the alarm topic and its key
     for statement in service_statements:
         assert THIS_ACCOUNT in _leaves(statement.get("Condition", {})), statement
 
@@ -166,3 +172,27 @@ def test_no_secret_of_ours_goes_unrotated(synthesized: Synthesized) -> None:
         for cluster in resources_of(template, "AWS::RDS::DBCluster"):
             assert cluster["Properties"]["ManageMasterUserPassword"] is True
             assert "MasterUserPassword" not in cluster["Properties"]
+
+
+def test_prod_keeps_its_audit_logs_a_year_and_encrypts_postgresql_logs_with_its_own_key(
+    synthesized: Synthesized,
+) -> None:
+    """Security Hub CloudWatch.16: at least 365 days for the runner's and PostgreSQL's logs."""
+    runner_log_group = function_properties(synthesized)["LoggingConfig"]["LogGroup"]["Ref"]
+    runner_days = runner_template(synthesized).to_json()["Resources"][runner_log_group][
+        "Properties"
+    ]["RetentionInDays"]
+    postgresql = [
+        group["Properties"]
+        for template in synthesized.templates()
+        for group in resources_of(template, "AWS::Logs::LogGroup")
+        if str(group["Properties"].get("LogGroupName", "")).endswith("/postgresql")
+    ]
+    assert len(postgresql) == (0 if synthesized.stacks.database is None else 1)
+    if synthesized.stacks.settings.name != "prod":
+        assert runner_days < 365
+        return
+    assert runner_days >= 365
+    for group in postgresql:
+        assert group["RetentionInDays"] >= 365
+        assert "KmsKeyId" in group
