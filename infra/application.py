@@ -96,6 +96,7 @@ def sandbox_runner_props(
         removal_policy=settings.removal_policy,
         alarm_email=settings.alarm_email,
         invoke_trail=settings.invoke_trail,
+        code_signing_profile_arn=settings.code_signing_profile_arn,
     )
 
 
@@ -120,4 +121,5 @@ def existing_runner_props(
         removal_policy=settings.removal_policy,
         alarm_email=settings.alarm_email,
         invoke_trail=settings.invoke_trail,
+        code_signing_profile_arn=settings.code_signing_profile_arn,
     )

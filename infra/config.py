@@ -10,11 +10,16 @@ Context keys (`--context key=value`, or the "context" object of cdk.json):
     alarmEmail        optional e-mail address subscribed to the alarm topic.
     invokeTrail       true: a CloudTrail trail of the runner's Invoke data events (who ran
                       what); default false. See infra/components/invoke_trail.py.
+    codeSigningProfileArn
+                      optional AWS Signer profile *version* ARN
+                      (arn:aws:signer:<region>:<account>:/signing-profiles/<name>/<version>):
+                      the function only accepts code signed by it (Enforce).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,6 +34,10 @@ CONTEXT_ENV = "env"
 CONTEXT_EXISTING_DATABASE = "existingDatabase"
 CONTEXT_ALARM_EMAIL = "alarmEmail"
 CONTEXT_INVOKE_TRAIL = "invokeTrail"
+CONTEXT_CODE_SIGNING_PROFILE_ARN = "codeSigningProfileArn"
+SIGNING_PROFILE_VERSION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:signer:[a-z0-9-]+:\d{12}:/signing-profiles/[A-Za-z0-9_]{2,64}/[A-Za-z0-9]+$"
+)
 DEFAULT_ENVIRONMENT = "dev"
 
 
@@ -54,6 +63,7 @@ class EnvironmentSettings:
     termination_protection: bool = False
     alarm_email: str | None = None
     invoke_trail: bool = False
+    code_signing_profile_arn: str | None = None
     existing_database: ExistingDatabase | None = None
 
     @property
@@ -128,7 +138,22 @@ def settings_from_context(node: Node) -> EnvironmentSettings:
         existing_database=existing,
         alarm_email=str(alarm_email) if alarm_email else base.alarm_email,
         invoke_trail=_flag(node.try_get_context(CONTEXT_INVOKE_TRAIL), CONTEXT_INVOKE_TRAIL),
+        code_signing_profile_arn=_signing_profile(
+            node.try_get_context(CONTEXT_CODE_SIGNING_PROFILE_ARN)
+        ),
     )
+
+
+def _signing_profile(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not SIGNING_PROFILE_VERSION_ARN.match(value):
+        raise ConfigurationError(
+            f"context {CONTEXT_CODE_SIGNING_PROFILE_ARN} must be an AWS Signer profile version "
+            "ARN, arn:aws:signer:<region>:<account>:/signing-profiles/<name>/<version> "
+            f"(aws signer get-signing-profile ... --query profileVersionArn), not {value!r}"
+        )
+    return value
 
 
 def _flag(value: Any, key: str) -> bool:

@@ -39,7 +39,10 @@ MIN_TIME_GUARD_MARGIN_MS = 30_000
 MAX_EVENT_AGE = cdk.Duration.seconds(60)
 
 # What AWSLambdaVPCAccessExecutionRole grants for the function's network interfaces. These
-# actions take no resource-level scoping that Lambda's service checks accept, hence "*".
+# actions take no resource-level scoping that Lambda's service checks accept, hence "*". The
+# same actions are denied to the function's own code (AWS's documented pattern: Lambda's
+# service calls carry no `lambda:SourceFunctionArn`, calls made with the role's credentials
+# from inside the function do), so the code cannot create or delete network interfaces.
 VPC_ENI_ACTIONS = (
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
@@ -63,6 +66,24 @@ class _TopicDestination:
 
     def bind(self, *_args: Any, **_kwargs: Any) -> lambda_.DestinationConfig:
         return lambda_.DestinationConfig(destination=self._topic_arn)
+
+
+def code_signing_config(scope: Construct, profile_version_arn: str) -> lambda_.ICodeSigningConfig:
+    """Only code signed by this AWS Signer profile version deploys (`Enforce`)."""
+    config = lambda_.CfnCodeSigningConfig(
+        scope,
+        "CodeSigningConfig",
+        description="aurora-migrations runner: only signed code deploys",
+        allowed_publishers=lambda_.CfnCodeSigningConfig.AllowedPublishersProperty(
+            signing_profile_version_arns=[profile_version_arn]
+        ),
+        code_signing_policies=lambda_.CfnCodeSigningConfig.CodeSigningPoliciesProperty(
+            untrusted_artifact_on_deployment="Enforce"
+        ),
+    )
+    return lambda_.CodeSigningConfig.from_code_signing_config_arn(
+        scope, "CodeSigning", config.attr_code_signing_config_arn
+    )
 
 
 def time_guard_margin_ms(timeout: cdk.Duration) -> int:
@@ -91,6 +112,7 @@ class MigrationsFunction(Construct):
         timeout: cdk.Duration = DEFAULT_TIMEOUT,
         memory_size: int = DEFAULT_MEMORY_MB,
         function_name: str | None = None,
+        code_signing_profile_version_arn: str | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         log_removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         on_failure_topic: AlarmTopic | None = None,
@@ -100,6 +122,15 @@ class MigrationsFunction(Construct):
         if margin_ms >= timeout.to_milliseconds():
             raise ValueError(f"timeout {timeout.to_human_string()} leaves no time to migrate")
         self.timeout = timeout
+        # A concrete name: the role's ENI Deny names the function's ARN, which cannot be a
+        # reference to the function (the function depends on its role).
+        name = function_name or cdk.Names.unique_resource_name(self, max_length=64, separator="-")
+        function_arn = cdk.Stack.of(self).format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
 
         self.log_group = logs.LogGroup(
             self,
@@ -124,7 +155,16 @@ class MigrationsFunction(Construct):
             inline_policies={
                 **inline_policies,
                 "VpcNetworkInterfaces": iam.PolicyDocument(
-                    statements=[iam.PolicyStatement(actions=list(VPC_ENI_ACTIONS), resources=["*"])]
+                    statements=[
+                        iam.PolicyStatement(actions=list(VPC_ENI_ACTIONS), resources=["*"]),
+                        iam.PolicyStatement(
+                            sid="NotFromTheFunctionsOwnCode",
+                            effect=iam.Effect.DENY,
+                            actions=list(VPC_ENI_ACTIONS),
+                            resources=["*"],
+                            conditions={"ArnEquals": {"lambda:SourceFunctionArn": function_arn}},
+                        ),
+                    ]
                 ),
                 "WriteLogs": iam.PolicyDocument(
                     statements=[
@@ -140,7 +180,12 @@ class MigrationsFunction(Construct):
         self.function = lambda_.Function(
             self,
             "Function",
-            function_name=function_name,
+            function_name=name,
+            code_signing_config=(
+                code_signing_config(self, code_signing_profile_version_arn)
+                if code_signing_profile_version_arn
+                else None
+            ),
             description="Applies Alembic migrations to Aurora PostgreSQL (aurora-migrations)",
             runtime=RUNTIME,
             architecture=ARCHITECTURE,

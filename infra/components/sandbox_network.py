@@ -42,9 +42,9 @@ class SandboxNetwork(Construct):
             ],
             enable_dns_hostnames=True,  # needed by the interface endpoints' private DNS
             enable_dns_support=True,
-            # Nothing uses the default security group; restricting it would take a custom
-            # resource (another Lambda) for no gain here.
-            restrict_default_security_group=False,
+            # Nothing may use the default security group (Security Hub EC2.2): CDK empties
+            # its rules with a custom resource.
+            restrict_default_security_group=True,
         )
         self.subnets = ISOLATED
         self.flow_log_group = logs.LogGroup(

@@ -62,6 +62,8 @@ class MigrationsRunnerProps:
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN  # log group and alarm key
     alarm_email: str | None = None
     invoke_trail: bool = False  # a CloudTrail trail of this function's Invoke data events
+    # AWS Signer profile version ARN: only code it signed deploys (the asset must be signed).
+    code_signing_profile_arn: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.database_port < 65536:
@@ -158,6 +160,7 @@ class MigrationsRunnerStack(cdk.Stack):
             timeout=props.timeout,
             memory_size=props.memory_size,
             function_name=props.function_name,
+            code_signing_profile_version_arn=props.code_signing_profile_arn,
             log_retention=props.log_retention,
             log_removal_policy=props.removal_policy,
             on_failure_topic=self.alarm_topic,

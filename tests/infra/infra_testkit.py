@@ -31,6 +31,9 @@ SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:aurora/master
 KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ISOLATED = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
+SIGNING_PROFILE = (
+    "arn:aws:signer:eu-west-1:111122223333:/signing-profiles/aurora_migrations/a1b2c3d4e5"
+)
 DB_HOST = "aurora.cluster-abcdefghijkl.eu-west-1.rds.amazonaws.com"
 IAM_AUTH_CONTEXT = {"dbUser": "migrator", "clusterResourceId": "cluster-ABCDEFGHIJKLMNOP"}
 
@@ -67,6 +70,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
     "staging-existing-secret": {
         "env": "staging",
         "existingDatabase": {"staging": EXISTING_WITH_SECRET},
+        "codeSigningProfileArn": SIGNING_PROFILE,
     },
     # A VPC that already has a Secrets Manager endpoint, given as a JSON string on the CLI.
     "dev-existing-endpoint": {

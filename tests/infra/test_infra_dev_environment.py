@@ -44,6 +44,15 @@ def test_vpc_has_isolated_subnets_only_and_no_way_out(template: Template) -> Non
     )
 
 
+def test_default_security_group_is_emptied(template: Template) -> None:
+    """Security Hub EC2.2: nothing can use the VPC's default security group."""
+    vpc = logical_id_of(template, "AWS::EC2::VPC")
+    template.has_resource_properties(
+        "Custom::VpcRestrictDefaultSG",
+        {"DefaultSecurityGroupId": {"Fn::GetAtt": [vpc, "DefaultSecurityGroup"]}},
+    )
+
+
 def test_vpc_flow_logs_go_to_a_log_group_kept_one_month(template: Template) -> None:
     vpc = logical_id_of(template, "AWS::EC2::VPC")
     template.has_resource_properties(

@@ -22,8 +22,26 @@ from infra_testkit import (
 from infra.components.alarm_topic import AlarmTopic
 from infra.components.function import VPC_ENI_ACTIONS, MigrationsFunction, time_guard_margin_ms
 
+FUNCTION_ARN = {
+    "Fn::Join": [
+        "",
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":lambda:",
+            {"Ref": "AWS::Region"},
+            ":",
+            {"Ref": "AWS::AccountId"},
+            ":function:aurora-migrations-test",
+        ],
+    ]
+}
+SIGNING_PROFILE = (
+    "arn:aws:signer:eu-west-1:111122223333:/signing-profiles/aurora_migrations/a1b2c3d4e5"
+)
 
-def build() -> cdk.Stack:
+
+def build(**options: Any) -> cdk.Stack:
     stack: cdk.Stack = new_stack()
     vpc = imported_vpc(stack)
     security_group = ec2.SecurityGroup(stack, "RunnerSg", vpc=vpc, allow_all_outbound=False)
@@ -37,6 +55,7 @@ def build() -> cdk.Stack:
         environment={"DB_SECRET_ARN": "arn:example", "DB_IAM_AUTH": "false"},
         function_name="aurora-migrations-test",
         on_failure_topic=AlarmTopic(stack, "Alarms"),
+        **options,
     )
     return stack
 
@@ -158,7 +177,14 @@ def test_role_has_only_eni_log_and_publish_permissions_and_no_managed_policies(
     ]
     assert inline == {
         "VpcNetworkInterfaces": [
-            {"Action": list(VPC_ENI_ACTIONS), "Effect": "Allow", "Resource": "*"}
+            {"Action": list(VPC_ENI_ACTIONS), "Effect": "Allow", "Resource": "*"},
+            {
+                "Sid": "NotFromTheFunctionsOwnCode",
+                "Action": list(VPC_ENI_ACTIONS),
+                "Effect": "Deny",
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"lambda:SourceFunctionArn": FUNCTION_ARN}},
+            },
         ],
         "WriteLogs": [
             {
@@ -222,4 +248,59 @@ def test_rejects_a_timeout_that_leaves_no_time_to_migrate() -> None:
 def test_default_log_group_is_retained(template: Template) -> None:
     template.has_resource(
         "AWS::Logs::LogGroup", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+    )
+
+
+def test_eni_actions_are_denied_to_the_functions_own_code(template: Template) -> None:
+    """The role needs the ENI actions on "*" for Lambda; the code must not use them."""
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"FunctionName": "aurora-migrations-test"}
+    )
+    role = only_resource(template, "AWS::IAM::Role")["Properties"]
+    statements = {p["PolicyName"]: p["PolicyDocument"]["Statement"] for p in role["Policies"]}
+    deny = [s for s in statements["VpcNetworkInterfaces"] if s["Effect"] == "Deny"]
+    assert deny[0]["Condition"] == {"ArnEquals": {"lambda:SourceFunctionArn": FUNCTION_ARN}}
+
+
+def test_without_a_name_the_deny_names_the_generated_one() -> None:
+    stack = new_stack()
+    vpc = imported_vpc(stack)
+    runner = MigrationsFunction(
+        stack,
+        "Runner",
+        code=lambda_.Code.from_inline("x = 1"),
+        vpc=vpc,
+        subnets=ISOLATED,
+        security_group=ec2.SecurityGroup(stack, "Sg", vpc=vpc),
+        environment={},
+    )
+    template = Template.from_stack(stack)
+    name = only_resource(template, "AWS::Lambda::Function")["Properties"]["FunctionName"]
+    assert isinstance(name, str)
+    assert 0 < len(name) <= 64
+    role = only_resource(template, "AWS::IAM::Role")["Properties"]
+    deny = role["Policies"][0]["PolicyDocument"]["Statement"][1]
+    assert deny["Condition"]["ArnEquals"]["lambda:SourceFunctionArn"]["Fn::Join"][1][-1] == (
+        f":function:{name}"
+    )
+    assert runner.function.node.default_child is not None
+
+
+def test_no_code_signing_unless_asked(template: Template) -> None:
+    template.resource_count_is("AWS::Lambda::CodeSigningConfig", 0)
+
+
+def test_code_signing_enforces_the_given_profile() -> None:
+    template = Template.from_stack(build(code_signing_profile_version_arn=SIGNING_PROFILE))
+    config = logical_id_of(template, "AWS::Lambda::CodeSigningConfig")
+    template.has_resource_properties(
+        "AWS::Lambda::CodeSigningConfig",
+        {
+            "AllowedPublishers": {"SigningProfileVersionArns": [SIGNING_PROFILE]},
+            "CodeSigningPolicies": {"UntrustedArtifactOnDeployment": "Enforce"},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"CodeSigningConfigArn": {"Fn::GetAtt": [config, "CodeSigningConfigArn"]}},
     )

@@ -196,3 +196,27 @@ def test_prod_keeps_its_audit_logs_a_year_and_encrypts_postgresql_logs_with_its_
     for group in postgresql:
         assert group["RetentionInDays"] >= 365
         assert "KmsKeyId" in group
+
+
+def test_the_functions_own_code_cannot_use_its_network_interface_permissions(
+    synthesized: Synthesized,
+) -> None:
+    """The role allows the ENI actions on "*" (Lambda needs them); a Deny conditioned on
+    lambda:SourceFunctionArn keeps the function's code from using them."""
+    template = runner_template(synthesized)
+    name = function_properties(synthesized)["FunctionName"]
+    statements = list(iter_policy_statements(template))
+    allowed = [
+        s
+        for s in statements
+        if s["Effect"] == "Allow" and "ec2:CreateNetworkInterface" in as_list(s["Action"])
+    ]
+    denied = [
+        s
+        for s in statements
+        if s["Effect"] == "Deny" and "ec2:CreateNetworkInterface" in as_list(s["Action"])
+    ]
+    assert len(allowed) == len(denied) == 1
+    assert set(as_list(denied[0]["Action"])) == set(as_list(allowed[0]["Action"]))
+    arn = denied[0]["Condition"]["ArnEquals"]["lambda:SourceFunctionArn"]
+    assert arn["Fn::Join"][1][-1] == f":function:{name}"
