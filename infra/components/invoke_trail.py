@@ -23,6 +23,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from infra.checkov_skips import skip_check
 from infra.nag import acknowledge
 
 
@@ -57,6 +58,7 @@ class InvokeTrail(Construct):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             enforce_ssl=True,
+            versioned=True,  # an overwritten or deleted log file stays recoverable
             removal_policy=cdk.RemovalPolicy.RETAIN,
         )
         self.bucket.add_to_resource_policy(
@@ -85,6 +87,12 @@ class InvokeTrail(Construct):
         acknowledge(
             self.bucket,
             "AwsSolutions-S1",
+            "The bucket only receives this trail's log files, which CloudTrail log file "
+            "validation makes tamper-evident; server access logs would need a second bucket.",
+        )
+        skip_check(
+            self.bucket,
+            "CKV_AWS_18",
             "The bucket only receives this trail's log files, which CloudTrail log file "
             "validation makes tamper-evident; server access logs would need a second bucket.",
         )
@@ -141,3 +149,21 @@ class InvokeTrail(Construct):
         if self.bucket.policy is not None:
             self.trail.node.add_dependency(self.bucket.policy)
         self.trail.node.add_dependency(role)
+        skip_check(
+            self.trail,
+            "CKV_AWS_35",
+            "The trail records only Invoke events of one function (who invoked, the request "
+            "id; no payload), kept in an SSE-S3 bucket that only this trail may write.",
+        )
+        skip_check(
+            self.trail,
+            "CKV_AWS_67",
+            "Deliberately one region: it records one function's Invoke events, not the "
+            "account's activity, which is the account trail's job.",
+        )
+        skip_check(
+            self.log_group,
+            "CKV_AWS_158",
+            "Invoke events of one function (no payload), encrypted at rest by CloudWatch Logs "
+            "with an AWS-owned key.",
+        )

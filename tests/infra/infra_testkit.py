@@ -196,3 +196,21 @@ def synthesize(name: str, outdir: Path) -> Synthesized:
     stacks = build(app)
     assembly = app.synth()  # cdk-nag runs here and raises on any unacknowledged finding
     return Synthesized(name=name, stacks=stacks, assembly=assembly, outdir=outdir)
+
+
+def checkov_failures(template_path: Path) -> list[str]:
+    """checkov findings (neither fixed nor skipped on the resource) in a synthesized template."""
+    from checkov.cloudformation.runner import Runner
+    from checkov.runner_filter import RunnerFilter
+
+    result = Runner().run(
+        root_folder=None,
+        files=[str(template_path)],
+        runner_filter=RunnerFilter(framework=["cloudformation"]),
+    )
+    reports = result if isinstance(result, list) else [result]
+    return [
+        f"{check.check_id} ({check.check_name}) at {check.resource} in {template_path.name}"
+        for report in reports
+        for check in report.failed_checks
+    ]

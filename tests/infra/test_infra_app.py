@@ -22,6 +22,7 @@ from infra_testkit import (
     SECRET_ARN,
     Synthesized,
     cfn_lint_errors,
+    checkov_failures,
     nag_findings,
 )
 
@@ -52,6 +53,23 @@ def test_every_template_passes_cfn_lint(synthesized: Synthesized) -> None:
     assert templates
     errors = [error for template in templates for error in cfn_lint_errors(template)]
     assert errors == []
+
+
+def test_every_template_passes_checkov(synthesized: Synthesized) -> None:
+    """The independent check: every remaining finding is skipped on its resource, with why."""
+    templates = [Path(stack.template_full_path) for stack in synthesized.assembly.stacks]
+    assert [failure for template in templates for failure in checkov_failures(template)] == []
+
+
+def test_every_checkov_skip_has_a_reason_and_is_listed_in_the_readme(
+    synthesized: Synthesized,
+) -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    for template in synthesized.templates():
+        for resource in template.to_json()["Resources"].values():
+            for entry in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+                assert len(entry["comment"].split()) >= 5, entry
+                assert f"`{entry['id']}`" in readme, f"{entry['id']} is not in the README"
 
 
 def test_stacks_are_named_per_environment_and_environment_agnostic(
@@ -129,6 +147,17 @@ def test_an_unacknowledged_finding_fails_synth(tmp_path: Path) -> None:
     report = (tmp_path / "validation-report.json").read_text()
     assert "AwsSolutions-SNS3" in report
     assert "UnencryptedTopic" in report
+
+
+def test_checkov_reports_findings_and_honours_a_skip(tmp_path: Path) -> None:
+    bucket = {"Type": "AWS::S3::Bucket", "Properties": {}}
+    broken = tmp_path / "broken.template.json"
+    broken.write_text(json.dumps({"Resources": {"Bucket": bucket}}))
+    failures = checkov_failures(broken)
+    assert any(failure.startswith("CKV_AWS_21 ") for failure in failures)  # no versioning
+    bucket["Metadata"] = {"checkov": {"skip": [{"id": "CKV_AWS_21", "comment": "a reason"}]}}
+    broken.write_text(json.dumps({"Resources": {"Bucket": bucket}}))
+    assert not any(failure.startswith("CKV_AWS_21 ") for failure in checkov_failures(broken))
 
 
 def test_cfn_lint_reports_errors(tmp_path: Path) -> None:
