@@ -8,7 +8,7 @@ from functools import partial
 
 import aws_cdk as cdk
 
-from infra.components.network import NewSecretsManagerEndpoint
+from infra.components.permissions import IamDatabaseAuth
 from infra.config import EnvironmentSettings, settings_from_context
 from infra.existing_database import ExistingDatabase, import_existing_database
 from infra.nag import add_nag_checks
@@ -76,18 +76,19 @@ def build(app: cdk.App) -> EnvironmentStacks:
 def sandbox_runner_props(
     settings: EnvironmentSettings, database: DevEnvironmentStack
 ) -> MigrationsRunnerProps:
-    """The runner against the sandbox cluster, with the master secret (password auth).
+    """The runner against the sandbox cluster, as the migration user with IAM auth.
 
-    The secret is RDS-managed and holds no host or dbname, so both are passed. The sandbox VPC
-    is the runner's own, so its Secrets Manager endpoint takes private DNS.
+    The runner never gets the master secret. The user (`migration_user`, with `rds_iam`) must
+    be created once with the master credentials, before the first run (see the README).
     """
     return MigrationsRunnerProps(
         vpc=database.vpc,
         subnets=database.subnets,
         database_security_group=database.database_security_group,
         database_port=database.database_port,
-        database_secret=database.database_secret,
-        secrets_manager=NewSecretsManagerEndpoint(private_dns=True),
+        iam_auth=IamDatabaseAuth(
+            db_user=database.migration_user, cluster_resource_id=database.cluster_resource_id
+        ),
         database_name=database.database_name,
         database_host=database.database_host,
         function_name=settings.function_name,

@@ -15,6 +15,8 @@ from infra.components.sandbox_database import DEFAULT_PORT, SandboxDatabase
 from infra.components.sandbox_network import SandboxNetwork
 
 SANDBOX_BACKUP_RETENTION = cdk.Duration.days(1)
+# The database user the runner logs in as (IAM auth); created once with the master credentials.
+MIGRATION_USER = "migrator"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -25,6 +27,7 @@ class DevEnvironmentProps:
     vpc_cidr: str = "10.42.0.0/16"
     max_azs: int = 2
     database_name: str = "app"
+    migration_user: str = MIGRATION_USER
     database_port: int = DEFAULT_PORT
     min_capacity: float = 0.5
     max_capacity: float = 2
@@ -50,6 +53,7 @@ class DevEnvironmentStack(cdk.Stack):
         **stack_options: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_options)
+        self.migration_user = props.migration_user
         self.network = SandboxNetwork(
             self,
             "Network",
@@ -83,7 +87,18 @@ class DevEnvironmentStack(cdk.Stack):
             self, "ClusterEndpoint", value=self.database.cluster.cluster_endpoint.hostname
         )
         cdk.CfnOutput(self, "ClusterResourceId", value=self.database.cluster_resource_id)
-        cdk.CfnOutput(self, "SecretArn", value=self.database.secret.secret_arn)
+        cdk.CfnOutput(
+            self,
+            "SecretArn",
+            value=self.database.secret.secret_arn,
+            description="The RDS-managed master secret: for creating the migration user only",
+        )
+        cdk.CfnOutput(
+            self,
+            "MigrationUser",
+            value=self.migration_user,
+            description="The runner logs in as this user with IAM auth (GRANT rds_iam)",
+        )
 
     # What MigrationsRunnerProps needs, named as it names them.
     @property

@@ -183,11 +183,15 @@ def test_master_password_is_managed_and_rotated_by_rds(template: Template) -> No
     template.resource_count_is("AWS::SecretsManager::Secret", 0)
 
 
-def test_exports_the_rds_managed_secret(template: Template) -> None:
+def test_outputs_the_master_secret_and_the_migration_user_for_the_bootstrap(
+    template: Template, dev: DevEnvironmentStack
+) -> None:
     cluster = logical_id_of(template, "AWS::RDS::DBCluster")
     template.has_output(
         "SecretArn", {"Value": {"Fn::GetAtt": [cluster, "MasterUserSecret.SecretArn"]}}
     )
+    template.has_output("MigrationUser", {"Value": "migrator"})
+    assert dev.migration_user == "migrator"
 
 
 def test_database_security_group_admits_nobody_by_itself(template: Template) -> None:

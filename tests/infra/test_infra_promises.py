@@ -19,8 +19,9 @@ from infra_testkit import (
     resources_of,
 )
 
-# The contexts whose runner stack creates its own Secrets Manager endpoint.
-CREATES_AN_ENDPOINT = {"dev", "staging", "prod", "staging-existing-secret"}
+# The contexts whose runner stack creates its own Secrets Manager endpoint (the sandbox runner
+# logs in with IAM auth, so it has none).
+CREATES_AN_ENDPOINT = {"staging-existing-secret"}
 THIS_ACCOUNT = {"Ref": "AWS::AccountId"}
 
 
@@ -220,3 +221,23 @@ def test_the_functions_own_code_cannot_use_its_network_interface_permissions(
     assert set(as_list(denied[0]["Action"])) == set(as_list(allowed[0]["Action"]))
     arn = denied[0]["Condition"]["ArnEquals"]["lambda:SourceFunctionArn"]
     assert arn["Fn::Join"][1][-1] == f":function:{name}"
+
+
+def test_the_sandbox_runner_never_gets_the_master_secret(synthesized: Synthesized) -> None:
+    """The sandbox runner logs in as the migration user with IAM auth; the RDS-managed master
+    secret is for creating that user once, not for the function."""
+    if synthesized.stacks.database is None:
+        return
+    env = variables(synthesized)
+    assert env["DB_IAM_AUTH"] == "true"
+    assert env["DB_USER"] == "migrator"
+    runner = json.dumps(runner_template(synthesized).to_json())
+    assert "MasterUserSecret" not in runner
+    assert "secretsmanager" not in runner
+    connect = [
+        statement
+        for statement in iter_policy_statements(runner_template(synthesized))
+        if statement["Action"] == "rds-db:connect"
+    ]
+    assert len(connect) == 1
+    assert json.dumps(connect[0]["Resource"]).endswith('"/migrator"]]}')
