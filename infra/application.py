@@ -8,7 +8,7 @@ from functools import partial
 
 import aws_cdk as cdk
 
-from infra.components.network import NewSecretsManagerEndpoint
+from infra.components.permissions import IamDatabaseAuth
 from infra.config import EnvironmentSettings, settings_from_context
 from infra.existing_database import ExistingDatabase, import_existing_database
 from infra.nag import add_nag_checks
@@ -49,6 +49,8 @@ def build(app: cdk.App) -> EnvironmentStacks:
                 deletion_protection=settings.deletion_protection,
                 removal_policy=settings.database_removal_policy,
                 backup_retention=cdk.Duration.days(settings.backup_retention_days),
+                log_retention=settings.log_retention,
+                encrypt_database_logs=settings.encrypt_database_logs,
             ),
             description=f"{PROJECT} ({settings.name}): sandbox VPC and Aurora PostgreSQL",
             termination_protection=settings.termination_protection,
@@ -74,22 +76,28 @@ def build(app: cdk.App) -> EnvironmentStacks:
 def sandbox_runner_props(
     settings: EnvironmentSettings, database: DevEnvironmentStack
 ) -> MigrationsRunnerProps:
-    """The runner against the sandbox cluster, with the master secret (password auth).
+    """The runner against the sandbox cluster, as the migration user with IAM auth.
 
-    The sandbox VPC is the runner's own, so its Secrets Manager endpoint takes private DNS.
+    The runner never gets the master secret. The user (`migration_user`, with `rds_iam`) must
+    be created once with the master credentials, before the first run (see the README).
     """
     return MigrationsRunnerProps(
         vpc=database.vpc,
         subnets=database.subnets,
         database_security_group=database.database_security_group,
         database_port=database.database_port,
-        database_secret=database.database_secret,
-        secrets_manager=NewSecretsManagerEndpoint(private_dns=True),
+        iam_auth=IamDatabaseAuth(
+            db_user=database.migration_user, cluster_resource_id=database.cluster_resource_id
+        ),
         database_name=database.database_name,
+        database_host=database.database_host,
         function_name=settings.function_name,
         timeout=cdk.Duration.minutes(settings.function_timeout_minutes),
+        log_retention=settings.log_retention,
         removal_policy=settings.removal_policy,
         alarm_email=settings.alarm_email,
+        invoke_trail=settings.invoke_trail,
+        code_signing_profile_arn=settings.code_signing_profile_arn,
     )
 
 
@@ -110,6 +118,9 @@ def existing_runner_props(
         iam_auth=existing.iam_auth,
         function_name=settings.function_name,
         timeout=cdk.Duration.minutes(settings.function_timeout_minutes),
+        log_retention=settings.log_retention,
         removal_policy=settings.removal_policy,
         alarm_email=settings.alarm_email,
+        invoke_trail=settings.invoke_trail,
+        code_signing_profile_arn=settings.code_signing_profile_arn,
     )

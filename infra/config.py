@@ -8,15 +8,23 @@ Context keys (`--context key=value`, or the "context" object of cdk.json):
                       infra/existing_database.py). An object in cdk.json / cdk.context.json, or
                       a JSON string on the command line.
     alarmEmail        optional e-mail address subscribed to the alarm topic.
+    invokeTrail       true: a CloudTrail trail of the runner's Invoke data events (who ran
+                      what); default false. See infra/components/invoke_trail.py.
+    codeSigningProfileArn
+                      optional AWS Signer profile *version* ARN
+                      (arn:aws:signer:<region>:<account>:/signing-profiles/<name>/<version>):
+                      the function only accepts code signed by it (Enforce).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_logs as logs
 from constructs import Node
 
 from infra.errors import ConfigurationError
@@ -25,6 +33,11 @@ from infra.existing_database import ExistingDatabase
 CONTEXT_ENV = "env"
 CONTEXT_EXISTING_DATABASE = "existingDatabase"
 CONTEXT_ALARM_EMAIL = "alarmEmail"
+CONTEXT_INVOKE_TRAIL = "invokeTrail"
+CONTEXT_CODE_SIGNING_PROFILE_ARN = "codeSigningProfileArn"
+SIGNING_PROFILE_VERSION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:signer:[a-z0-9-]+:\d{12}:/signing-profiles/[A-Za-z0-9_]{2,64}/[A-Za-z0-9]+$"
+)
 DEFAULT_ENVIRONMENT = "dev"
 
 
@@ -40,11 +53,17 @@ class EnvironmentSettings:
     deletion_protection: bool
     database_removal_policy: cdk.RemovalPolicy
     backup_retention_days: int
+    # Audit trail: the runner's and PostgreSQL's log groups keep this long (prod: a year, the
+    # Security Hub CloudWatch.16 default); prod's PostgreSQL logs get a customer-managed key.
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
+    encrypt_database_logs: bool = False
     # Runner
     function_timeout_minutes: int = 10
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN  # runner logs, alarm key
     termination_protection: bool = False
     alarm_email: str | None = None
+    invoke_trail: bool = False
+    code_signing_profile_arn: str | None = None
     existing_database: ExistingDatabase | None = None
 
     @property
@@ -75,6 +94,7 @@ ENVIRONMENTS: dict[str, EnvironmentSettings] = {
         deletion_protection=True,
         database_removal_policy=cdk.RemovalPolicy.SNAPSHOT,
         backup_retention_days=7,
+        log_retention=logs.RetentionDays.THREE_MONTHS,
     ),
     "prod": EnvironmentSettings(
         name="prod",
@@ -84,6 +104,8 @@ ENVIRONMENTS: dict[str, EnvironmentSettings] = {
         deletion_protection=True,
         database_removal_policy=cdk.RemovalPolicy.SNAPSHOT,
         backup_retention_days=30,
+        log_retention=logs.RetentionDays.ONE_YEAR,
+        encrypt_database_logs=True,
         termination_protection=True,
     ),
 }
@@ -115,7 +137,32 @@ def settings_from_context(node: Node) -> EnvironmentSettings:
         base,
         existing_database=existing,
         alarm_email=str(alarm_email) if alarm_email else base.alarm_email,
+        invoke_trail=_flag(node.try_get_context(CONTEXT_INVOKE_TRAIL), CONTEXT_INVOKE_TRAIL),
+        code_signing_profile_arn=_signing_profile(
+            node.try_get_context(CONTEXT_CODE_SIGNING_PROFILE_ARN)
+        ),
     )
+
+
+def _signing_profile(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not SIGNING_PROFILE_VERSION_ARN.match(value):
+        raise ConfigurationError(
+            f"context {CONTEXT_CODE_SIGNING_PROFILE_ARN} must be an AWS Signer profile version "
+            "ARN, arn:aws:signer:<region>:<account>:/signing-profiles/<name>/<version> "
+            f"(aws signer get-signing-profile ... --query profileVersionArn), not {value!r}"
+        )
+    return value
+
+
+def _flag(value: Any, key: str) -> bool:
+    """A boolean from cdk.json (true/false) or the command line ("true"/"false")."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ConfigurationError(f"context {key} must be true or false, not {value!r}")
 
 
 def _json_object(value: Any, key: str) -> dict[str, Any]:

@@ -1,7 +1,12 @@
 """The migrations Lambda: one function, its execution role and its log group.
 
 A migration must never run twice at once and never be retried behind the operator's back, so
-the function has a reserved concurrency of 1 and no retries for asynchronous invokes. The
+the function has a reserved concurrency of 1 and no retries for asynchronous invokes. An
+asynchronous invoke that is throttled (likely, with a concurrency of 1) waits in Lambda's queue
+at most `MAX_EVENT_AGE` (60 s, the minimum; the default would be 6 hours), so a queued
+`downgrade` cannot run long after the operator gave up; a dropped event goes to the
+`on_failure_topic`, so it is seen. The handler cannot tell an asynchronous invoke from a
+synchronous one (the Lambda context does not say), so this bound is kept here. The
 runner stops starting new revisions when less than `MIGRATION_TIME_GUARD_MARGIN_MS` of the
 Lambda's time is left; that margin is derived from the timeout here.
 
@@ -12,8 +17,10 @@ console could otherwise turn on DEBUG logging, which may carry what INFO never l
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -21,6 +28,8 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra import contract
+from infra.checkov_skips import skip_check
+from infra.components.alarm_topic import AlarmTopic
 from infra.nag import acknowledge
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -28,9 +37,13 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 DEFAULT_TIMEOUT = cdk.Duration.minutes(10)
 DEFAULT_MEMORY_MB = 512
 MIN_TIME_GUARD_MARGIN_MS = 30_000
+MAX_EVENT_AGE = cdk.Duration.seconds(60)
 
 # What AWSLambdaVPCAccessExecutionRole grants for the function's network interfaces. These
-# actions take no resource-level scoping that Lambda's service checks accept, hence "*".
+# actions take no resource-level scoping that Lambda's service checks accept, hence "*". The
+# same actions are denied to the function's own code (AWS's documented pattern: Lambda's
+# service calls carry no `lambda:SourceFunctionArn`, calls made with the role's credentials
+# from inside the function do), so the code cannot create or delete network interfaces.
 VPC_ENI_ACTIONS = (
     "ec2:CreateNetworkInterface",
     "ec2:DescribeNetworkInterfaces",
@@ -39,6 +52,39 @@ VPC_ENI_ACTIONS = (
     "ec2:AssignPrivateIpAddresses",
     "ec2:UnassignPrivateIpAddresses",
 )
+
+
+@jsii.implements(lambda_.IDestination)
+class _TopicDestination:
+    """An on-failure destination that names the topic and grants nothing.
+
+    CDK's `SnsDestination` would grant `kms:GenerateDataKey*` on the key from anywhere; the
+    role gets `AlarmTopic.publish_statements()` (the key only via SNS) instead.
+    """
+
+    def __init__(self, topic_arn: str) -> None:
+        self._topic_arn = topic_arn
+
+    def bind(self, *_args: Any, **_kwargs: Any) -> lambda_.DestinationConfig:
+        return lambda_.DestinationConfig(destination=self._topic_arn)
+
+
+def code_signing_config(scope: Construct, profile_version_arn: str) -> lambda_.ICodeSigningConfig:
+    """Only code signed by this AWS Signer profile version deploys (`Enforce`)."""
+    config = lambda_.CfnCodeSigningConfig(
+        scope,
+        "CodeSigningConfig",
+        description="aurora-migrations runner: only signed code deploys",
+        allowed_publishers=lambda_.CfnCodeSigningConfig.AllowedPublishersProperty(
+            signing_profile_version_arns=[profile_version_arn]
+        ),
+        code_signing_policies=lambda_.CfnCodeSigningConfig.CodeSigningPoliciesProperty(
+            untrusted_artifact_on_deployment="Enforce"
+        ),
+    )
+    return lambda_.CodeSigningConfig.from_code_signing_config_arn(
+        scope, "CodeSigning", config.attr_code_signing_config_arn
+    )
 
 
 def time_guard_margin_ms(timeout: cdk.Duration) -> int:
@@ -67,14 +113,25 @@ class MigrationsFunction(Construct):
         timeout: cdk.Duration = DEFAULT_TIMEOUT,
         memory_size: int = DEFAULT_MEMORY_MB,
         function_name: str | None = None,
+        code_signing_profile_version_arn: str | None = None,
         log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH,
         log_removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        on_failure_topic: AlarmTopic | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         margin_ms = time_guard_margin_ms(timeout)
         if margin_ms >= timeout.to_milliseconds():
             raise ValueError(f"timeout {timeout.to_human_string()} leaves no time to migrate")
         self.timeout = timeout
+        # A concrete name: the role's ENI Deny names the function's ARN, which cannot be a
+        # reference to the function (the function depends on its role).
+        name = function_name or cdk.Names.unique_resource_name(self, max_length=64, separator="-")
+        function_arn = cdk.Stack.of(self).format_arn(
+            service="lambda",
+            resource="function",
+            resource_name=name,
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
 
         self.log_group = logs.LogGroup(
             self,
@@ -83,16 +140,32 @@ class MigrationsFunction(Construct):
             removal_policy=log_removal_policy,
         )
 
-        # Network-interface and log permissions are inline in the role, so they exist before
-        # the function and outlive it on delete (Lambda needs them to remove its ENIs).
+        # Network-interface, log and failure-destination permissions are inline in the role, so
+        # they exist before the function and outlive it on delete (Lambda needs them to remove
+        # its ENIs).
+        inline_policies: dict[str, iam.PolicyDocument] = {}
+        if on_failure_topic is not None:
+            inline_policies["PublishDroppedEvents"] = iam.PolicyDocument(
+                statements=on_failure_topic.publish_statements()
+            )
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Execution role of the aurora-migrations runner",
             inline_policies={
+                **inline_policies,
                 "VpcNetworkInterfaces": iam.PolicyDocument(
-                    statements=[iam.PolicyStatement(actions=list(VPC_ENI_ACTIONS), resources=["*"])]
+                    statements=[
+                        iam.PolicyStatement(actions=list(VPC_ENI_ACTIONS), resources=["*"]),
+                        iam.PolicyStatement(
+                            sid="NotFromTheFunctionsOwnCode",
+                            effect=iam.Effect.DENY,
+                            actions=list(VPC_ENI_ACTIONS),
+                            resources=["*"],
+                            conditions={"ArnEquals": {"lambda:SourceFunctionArn": function_arn}},
+                        ),
+                    ]
                 ),
                 "WriteLogs": iam.PolicyDocument(
                     statements=[
@@ -108,7 +181,12 @@ class MigrationsFunction(Construct):
         self.function = lambda_.Function(
             self,
             "Function",
-            function_name=function_name,
+            function_name=name,
+            code_signing_config=(
+                code_signing_config(self, code_signing_profile_version_arn)
+                if code_signing_profile_version_arn
+                else None
+            ),
             description="Applies Alembic migrations to Aurora PostgreSQL (aurora-migrations)",
             runtime=RUNTIME,
             architecture=ARCHITECTURE,
@@ -122,6 +200,12 @@ class MigrationsFunction(Construct):
             security_groups=[security_group],
             reserved_concurrent_executions=1,
             retry_attempts=0,
+            max_event_age=MAX_EVENT_AGE,
+            on_failure=(
+                _TopicDestination(on_failure_topic.topic.topic_arn)
+                if on_failure_topic is not None
+                else None
+            ),
             tracing=lambda_.Tracing.ACTIVE,
             logging_format=lambda_.LoggingFormat.JSON,
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
@@ -150,6 +234,31 @@ class MigrationsFunction(Construct):
                 "Added by CDK for active tracing: xray:PutTraceSegments and "
                 "xray:PutTelemetryRecords support no resource-level permissions.",
             )
+        skip_check(
+            self.role,
+            "CKV_AWS_111",
+            "The write actions on * are the EC2 network-interface actions Lambda needs to "
+            "attach the function to its subnets (no resource scoping); the function's own code "
+            "is denied them (lambda:SourceFunctionArn).",
+        )
+        skip_check(
+            self.function,
+            "CKV_AWS_116",
+            "Asynchronous failures go to the on-failure destination (the alarm topic), the "
+            "successor of a DLQ; a DLQ as well would report every dropped event twice.",
+        )
+        skip_check(
+            self.function,
+            "CKV_AWS_173",
+            "The environment holds no secret (ARNs, host, port, names, flags); Lambda encrypts "
+            "it at rest with its AWS-managed key.",
+        )
+        skip_check(
+            self.log_group,
+            "CKV_AWS_158",
+            "The runner's logs are encrypted at rest by CloudWatch Logs with an AWS-owned key "
+            "and carry no secrets (the runner redacts them).",
+        )
         acknowledge(
             self.function,
             "AwsSolutions-L1",

@@ -1,11 +1,8 @@
 """Alarms and the "migration status" dashboard for the runner.
 
 Alarms: any function error in 5 minutes; a run whose maximum duration passes 80% of the timeout
-(the next one may be cut off); any `MigrationFailures` the runner reports. They notify an SNS
-topic encrypted with its own KMS key (CloudWatch must be allowed to use the key, which the
-AWS-managed SNS key does not allow). CloudWatch may publish and use the key only for alarms of
-this account and region (`aws:SourceAccount`, `aws:SourceArn`), so no other account's alarm
-can use it (the confused deputy). Subscribe to the topic, or pass `alarm_email`.
+(the next one may be cut off); any `MigrationFailures` the runner reports. They notify the
+`AlarmTopic` (see `alarm_topic.py`); subscribe to it, or pass `alarm_email` to the stack.
 """
 
 from __future__ import annotations
@@ -13,11 +10,8 @@ from __future__ import annotations
 import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from infra import contract
@@ -41,10 +35,9 @@ def runner_metric(name: str, statistic: str) -> cloudwatch.Metric:
 
 
 class MigrationsMonitoring(Construct):
-    """Alarms on the runner function, their SNS topic, and the dashboard."""
+    """Alarms on the runner function, notifying the given topic, and the dashboard."""
 
-    alarm_topic: sns.Topic
-    alarm_key: kms.Key
+    alarm_topic: sns.ITopic
     errors_alarm: cloudwatch.Alarm
     duration_alarm: cloudwatch.Alarm
     failures_alarm: cloudwatch.Alarm
@@ -57,61 +50,14 @@ class MigrationsMonitoring(Construct):
         *,
         function: lambda_.IFunction,
         timeout: cdk.Duration,
+        alarm_topic: sns.ITopic,
         dashboard_name: str | None = None,
-        alarm_email: str | None = None,
         duration_alarm_ratio: float = DEFAULT_DURATION_ALARM_RATIO,
-        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
         if not 0 < duration_alarm_ratio < 1:
             raise ValueError(f"duration_alarm_ratio must be in (0, 1), not {duration_alarm_ratio}")
-        alarms_in_this_account = cdk.Stack.of(self).format_arn(
-            service="cloudwatch",
-            resource="alarm",
-            resource_name="*",
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
-
-        self.alarm_key = kms.Key(
-            self,
-            "AlarmTopicKey",
-            description="Encrypts the aurora-migrations alarm topic",
-            enable_key_rotation=True,
-            removal_policy=removal_policy,
-        )
-        self.alarm_key.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],  # in a key policy, "*" means this key
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
-                    "ArnLike": {"aws:SourceArn": alarms_in_this_account},
-                },
-            )
-        )
-        self.alarm_topic = sns.Topic(
-            self,
-            "AlarmTopic",
-            display_name="aurora-migrations alarms",
-            master_key=self.alarm_key,
-            enforce_ssl=True,
-        )
-        self.alarm_topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="AllowCloudWatchAlarmsToPublish",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["sns:Publish"],
-                resources=[self.alarm_topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": cdk.Aws.ACCOUNT_ID},
-                    "ArnLike": {"aws:SourceArn": alarms_in_this_account},
-                },
-            )
-        )
-        if alarm_email:
-            self.alarm_topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        self.alarm_topic = alarm_topic
 
         # Alarm metrics carry no label: a label turns an alarm's metric into metric math.
         errors = function.metric_errors(period=PERIOD, statistic="Sum")
@@ -179,13 +125,16 @@ class MigrationsMonitoring(Construct):
         )
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
-                title="Invocations, errors, throttles",
+                title="Invocations, errors, throttles, dropped async events",
                 left=[
                     function.metric_invocations(
                         period=PERIOD, statistic="Sum", label="Invocations"
                     ),
                     errors.with_(label="Errors"),
                     function.metric_throttles(period=PERIOD, statistic="Sum", label="Throttles"),
+                    function.metric(
+                        "AsyncEventsDropped", period=PERIOD, statistic="Sum", label="Async dropped"
+                    ),
                 ],
                 width=12,
             ),

@@ -7,6 +7,7 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
@@ -14,6 +15,8 @@ from infra.components.sandbox_database import DEFAULT_PORT, SandboxDatabase
 from infra.components.sandbox_network import SandboxNetwork
 
 SANDBOX_BACKUP_RETENTION = cdk.Duration.days(1)
+# The database user the runner logs in as (IAM auth); created once with the master credentials.
+MIGRATION_USER = "migrator"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -24,12 +27,15 @@ class DevEnvironmentProps:
     vpc_cidr: str = "10.42.0.0/16"
     max_azs: int = 2
     database_name: str = "app"
+    migration_user: str = MIGRATION_USER
     database_port: int = DEFAULT_PORT
     min_capacity: float = 0.5
     max_capacity: float = 2
     deletion_protection: bool = False
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.DESTROY
     backup_retention: cdk.Duration = SANDBOX_BACKUP_RETENTION
+    log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH  # PostgreSQL's logs
+    encrypt_database_logs: bool = False
 
 
 class DevEnvironmentStack(cdk.Stack):
@@ -47,6 +53,7 @@ class DevEnvironmentStack(cdk.Stack):
         **stack_options: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_options)
+        self.migration_user = props.migration_user
         self.network = SandboxNetwork(
             self,
             "Network",
@@ -71,6 +78,8 @@ class DevEnvironmentStack(cdk.Stack):
             deletion_protection=props.deletion_protection,
             removal_policy=props.removal_policy,
             backup_retention=props.backup_retention,
+            log_retention=props.log_retention,
+            encrypt_logs=props.encrypt_database_logs,
         )
 
         cdk.CfnOutput(self, "VpcId", value=self.network.vpc.vpc_id)
@@ -78,7 +87,18 @@ class DevEnvironmentStack(cdk.Stack):
             self, "ClusterEndpoint", value=self.database.cluster.cluster_endpoint.hostname
         )
         cdk.CfnOutput(self, "ClusterResourceId", value=self.database.cluster_resource_id)
-        cdk.CfnOutput(self, "SecretArn", value=self.database.secret.secret_arn)
+        cdk.CfnOutput(
+            self,
+            "SecretArn",
+            value=self.database.secret.secret_arn,
+            description="The RDS-managed master secret: for creating the migration user only",
+        )
+        cdk.CfnOutput(
+            self,
+            "MigrationUser",
+            value=self.migration_user,
+            description="The runner logs in as this user with IAM auth (GRANT rds_iam)",
+        )
 
     # What MigrationsRunnerProps needs, named as it names them.
     @property
@@ -96,6 +116,10 @@ class DevEnvironmentStack(cdk.Stack):
     @property
     def database_name(self) -> str:
         return self.database.database_name
+
+    @property
+    def database_host(self) -> str:
+        return self.database.host
 
     @property
     def database_port(self) -> int:

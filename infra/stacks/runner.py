@@ -15,6 +15,7 @@ from constructs import Construct
 
 from infra import contract
 from infra.bundling import runner_code
+from infra.components.alarm_topic import AlarmTopic
 from infra.components.function import (
     ARCHITECTURE,
     DEFAULT_MEMORY_MB,
@@ -22,6 +23,7 @@ from infra.components.function import (
     RUNTIME,
     MigrationsFunction,
 )
+from infra.components.invoke_trail import InvokeTrail
 from infra.components.monitoring import MigrationsMonitoring
 from infra.components.network import RunnerNetworkAccess, SecretsManagerRoute
 from infra.components.permissions import IamDatabaseAuth, RunnerPermissions
@@ -59,6 +61,9 @@ class MigrationsRunnerProps:
     log_retention: logs.RetentionDays = logs.RetentionDays.ONE_MONTH
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN  # log group and alarm key
     alarm_email: str | None = None
+    invoke_trail: bool = False  # a CloudTrail trail of this function's Invoke data events
+    # AWS Signer profile version ARN: only code it signed deploys (the asset must be signed).
+    code_signing_profile_arn: str | None = None
 
     def __post_init__(self) -> None:
         if not 0 < self.database_port < 65536:
@@ -106,9 +111,11 @@ class MigrationsRunnerStack(cdk.Stack):
     """
 
     network: RunnerNetworkAccess
+    alarm_topic: AlarmTopic
     runner: MigrationsFunction
     permissions: RunnerPermissions
     monitoring: MigrationsMonitoring
+    invoke_trail: InvokeTrail | None
 
     def __init__(
         self,
@@ -136,6 +143,12 @@ class MigrationsRunnerStack(cdk.Stack):
         environment = database_environment(props)
         if self.network.endpoint_url is not None:
             environment[contract.ENV_SECRETS_MANAGER_ENDPOINT_URL] = self.network.endpoint_url
+        self.alarm_topic = AlarmTopic(
+            self,
+            "Alarms",
+            alarm_email=props.alarm_email,
+            removal_policy=props.removal_policy,
+        )
         self.runner = MigrationsFunction(
             self,
             "Runner",
@@ -147,8 +160,10 @@ class MigrationsRunnerStack(cdk.Stack):
             timeout=props.timeout,
             memory_size=props.memory_size,
             function_name=props.function_name,
+            code_signing_profile_version_arn=props.code_signing_profile_arn,
             log_retention=props.log_retention,
             log_removal_policy=props.removal_policy,
+            on_failure_topic=self.alarm_topic,
         )
         self.permissions = RunnerPermissions(
             self,
@@ -167,10 +182,22 @@ class MigrationsRunnerStack(cdk.Stack):
             "Monitoring",
             function=self.runner.function,
             timeout=props.timeout,
+            alarm_topic=self.alarm_topic.topic,
             dashboard_name=f"{self.stack_name}-migration-status",
-            alarm_email=props.alarm_email,
-            removal_policy=props.removal_policy,
         )
+
+        self.invoke_trail = None
+        if props.invoke_trail:
+            self.invoke_trail = InvokeTrail(
+                self,
+                "InvokeTrail",
+                function=self.runner.function,
+                trail_name=f"{props.function_name or self.stack_name}-invokes",
+                retention=props.log_retention,
+            )
+            cdk.CfnOutput(
+                self, "InvokeTrailLogGroupName", value=self.invoke_trail.log_group.log_group_name
+            )
 
         cdk.CfnOutput(
             self,
@@ -180,7 +207,7 @@ class MigrationsRunnerStack(cdk.Stack):
         )
         cdk.CfnOutput(self, "FunctionArn", value=self.runner.function.function_arn)
         cdk.CfnOutput(self, "LogGroupName", value=self.runner.log_group.log_group_name)
-        cdk.CfnOutput(self, "AlarmTopicArn", value=self.monitoring.alarm_topic.topic_arn)
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarm_topic.topic.topic_arn)
         cdk.CfnOutput(
             self,
             "DashboardName",

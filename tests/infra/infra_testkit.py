@@ -31,6 +31,9 @@ SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:aurora/master
 KEY_ARN = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 ISOLATED = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
 
+SIGNING_PROFILE = (
+    "arn:aws:signer:eu-west-1:111122223333:/signing-profiles/aurora_migrations/a1b2c3d4e5"
+)
 DB_HOST = "aurora.cluster-abcdefghijkl.eu-west-1.rds.amazonaws.com"
 IAM_AUTH_CONTEXT = {"dbUser": "migrator", "clusterResourceId": "cluster-ABCDEFGHIJKLMNOP"}
 
@@ -62,11 +65,12 @@ EXISTING_WITH_SECRET: dict[str, Any] = {
 CONTEXTS: dict[str, dict[str, Any]] = {
     "dev": {"env": "dev"},
     "staging": {"env": "staging"},
-    "prod": {"env": "prod", "alarmEmail": "dba@example.com"},
+    "prod": {"env": "prod", "alarmEmail": "dba@example.com", "invokeTrail": True},
     "prod-existing-iam-auth": {"env": "prod", "existingDatabase": {"prod": EXISTING_WITH_IAM_AUTH}},
     "staging-existing-secret": {
         "env": "staging",
         "existingDatabase": {"staging": EXISTING_WITH_SECRET},
+        "codeSigningProfileArn": SIGNING_PROFILE,
     },
     # A VPC that already has a Secrets Manager endpoint, given as a JSON string on the CLI.
     "dev-existing-endpoint": {
@@ -192,3 +196,21 @@ def synthesize(name: str, outdir: Path) -> Synthesized:
     stacks = build(app)
     assembly = app.synth()  # cdk-nag runs here and raises on any unacknowledged finding
     return Synthesized(name=name, stacks=stacks, assembly=assembly, outdir=outdir)
+
+
+def checkov_failures(template_path: Path) -> list[str]:
+    """checkov findings (neither fixed nor skipped on the resource) in a synthesized template."""
+    from checkov.cloudformation.runner import Runner
+    from checkov.runner_filter import RunnerFilter
+
+    result = Runner().run(
+        root_folder=None,
+        files=[str(template_path)],
+        runner_filter=RunnerFilter(framework=["cloudformation"]),
+    )
+    reports = result if isinstance(result, list) else [result]
+    return [
+        f"{check.check_id} ({check.check_name}) at {check.resource} in {template_path.name}"
+        for report in reports
+        for check in report.failed_checks
+    ]

@@ -19,10 +19,29 @@ from infra_testkit import (
     only_resource,
 )
 
+from infra.components.alarm_topic import AlarmTopic
 from infra.components.function import VPC_ENI_ACTIONS, MigrationsFunction, time_guard_margin_ms
 
+FUNCTION_ARN = {
+    "Fn::Join": [
+        "",
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":lambda:",
+            {"Ref": "AWS::Region"},
+            ":",
+            {"Ref": "AWS::AccountId"},
+            ":function:aurora-migrations-test",
+        ],
+    ]
+}
+SIGNING_PROFILE = (
+    "arn:aws:signer:eu-west-1:111122223333:/signing-profiles/aurora_migrations/a1b2c3d4e5"
+)
 
-def build() -> cdk.Stack:
+
+def build(**options: Any) -> cdk.Stack:
     stack: cdk.Stack = new_stack()
     vpc = imported_vpc(stack)
     security_group = ec2.SecurityGroup(stack, "RunnerSg", vpc=vpc, allow_all_outbound=False)
@@ -35,6 +54,8 @@ def build() -> cdk.Stack:
         security_group=security_group,
         environment={"DB_SECRET_ARN": "arn:example", "DB_IAM_AUTH": "false"},
         function_name="aurora-migrations-test",
+        on_failure_topic=AlarmTopic(stack, "Alarms"),
+        **options,
     )
     return stack
 
@@ -76,6 +97,22 @@ def test_runs_one_at_a_time_and_is_never_retried(template: Template) -> None:
     template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {"MaximumRetryAttempts": 0, "Qualifier": "$LATEST"},
+    )
+
+
+def test_a_queued_async_event_expires_after_a_minute_and_a_dropped_one_is_published(
+    template: Template,
+) -> None:
+    """A throttled async `downgrade` must not run hours later, and must not vanish unseen."""
+    topic = logical_id_of(template, "AWS::SNS::Topic")
+    template.resource_count_is("AWS::Lambda::EventInvokeConfig", 1)
+    template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "MaximumEventAgeInSeconds": 60,
+            "MaximumRetryAttempts": 0,
+            "DestinationConfig": {"OnFailure": {"Destination": {"Ref": topic}}},
+        },
     )
 
 
@@ -122,16 +159,32 @@ def test_environment_merges_runtime_settings_with_the_callers(function: dict[str
     }
 
 
-def test_role_has_only_eni_and_log_permissions_and_no_managed_policies(
+def test_role_has_only_eni_log_and_publish_permissions_and_no_managed_policies(
     template: Template,
 ) -> None:
     log_group = logical_id_of(template, "AWS::Logs::LogGroup")
     role = only_resource(template, "AWS::IAM::Role")["Properties"]
     assert "ManagedPolicyArns" not in role
     inline = {p["PolicyName"]: p["PolicyDocument"]["Statement"] for p in role["Policies"]}
+    topic = logical_id_of(template, "AWS::SNS::Topic")
+    publish = inline.pop("PublishDroppedEvents")
+    assert [(s["Action"], s["Resource"]) for s in publish] == [
+        ("sns:Publish", {"Ref": topic}),
+        (
+            ["kms:GenerateDataKey", "kms:Decrypt"],
+            {"Fn::GetAtt": [logical_id_of(template, "AWS::KMS::Key"), "Arn"]},
+        ),
+    ]
     assert inline == {
         "VpcNetworkInterfaces": [
-            {"Action": list(VPC_ENI_ACTIONS), "Effect": "Allow", "Resource": "*"}
+            {"Action": list(VPC_ENI_ACTIONS), "Effect": "Allow", "Resource": "*"},
+            {
+                "Sid": "NotFromTheFunctionsOwnCode",
+                "Action": list(VPC_ENI_ACTIONS),
+                "Effect": "Deny",
+                "Resource": "*",
+                "Condition": {"ArnEquals": {"lambda:SourceFunctionArn": FUNCTION_ARN}},
+            },
         ],
         "WriteLogs": [
             {
@@ -195,4 +248,59 @@ def test_rejects_a_timeout_that_leaves_no_time_to_migrate() -> None:
 def test_default_log_group_is_retained(template: Template) -> None:
     template.has_resource(
         "AWS::Logs::LogGroup", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+    )
+
+
+def test_eni_actions_are_denied_to_the_functions_own_code(template: Template) -> None:
+    """The role needs the ENI actions on "*" for Lambda; the code must not use them."""
+    template.has_resource_properties(
+        "AWS::Lambda::Function", {"FunctionName": "aurora-migrations-test"}
+    )
+    role = only_resource(template, "AWS::IAM::Role")["Properties"]
+    statements = {p["PolicyName"]: p["PolicyDocument"]["Statement"] for p in role["Policies"]}
+    deny = [s for s in statements["VpcNetworkInterfaces"] if s["Effect"] == "Deny"]
+    assert deny[0]["Condition"] == {"ArnEquals": {"lambda:SourceFunctionArn": FUNCTION_ARN}}
+
+
+def test_without_a_name_the_deny_names_the_generated_one() -> None:
+    stack = new_stack()
+    vpc = imported_vpc(stack)
+    runner = MigrationsFunction(
+        stack,
+        "Runner",
+        code=lambda_.Code.from_inline("x = 1"),
+        vpc=vpc,
+        subnets=ISOLATED,
+        security_group=ec2.SecurityGroup(stack, "Sg", vpc=vpc),
+        environment={},
+    )
+    template = Template.from_stack(stack)
+    name = only_resource(template, "AWS::Lambda::Function")["Properties"]["FunctionName"]
+    assert isinstance(name, str)
+    assert 0 < len(name) <= 64
+    role = only_resource(template, "AWS::IAM::Role")["Properties"]
+    deny = role["Policies"][0]["PolicyDocument"]["Statement"][1]
+    assert deny["Condition"]["ArnEquals"]["lambda:SourceFunctionArn"]["Fn::Join"][1][-1] == (
+        f":function:{name}"
+    )
+    assert runner.function.node.default_child is not None
+
+
+def test_no_code_signing_unless_asked(template: Template) -> None:
+    template.resource_count_is("AWS::Lambda::CodeSigningConfig", 0)
+
+
+def test_code_signing_enforces_the_given_profile() -> None:
+    template = Template.from_stack(build(code_signing_profile_version_arn=SIGNING_PROFILE))
+    config = logical_id_of(template, "AWS::Lambda::CodeSigningConfig")
+    template.has_resource_properties(
+        "AWS::Lambda::CodeSigningConfig",
+        {
+            "AllowedPublishers": {"SigningProfileVersionArns": [SIGNING_PROFILE]},
+            "CodeSigningPolicies": {"UntrustedArtifactOnDeployment": "Enforce"},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {"CodeSigningConfigArn": {"Fn::GetAtt": [config, "CodeSigningConfigArn"]}},
     )

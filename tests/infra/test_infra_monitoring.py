@@ -1,4 +1,5 @@
-"""MigrationsMonitoring: alarms on errors, slow runs and failed migrations, and the dashboard."""
+"""MigrationsMonitoring and AlarmTopic: alarms on errors, slow runs and failed migrations,
+the encrypted topic they notify, and the dashboard."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
 from infra_testkit import logical_id_of, nag_findings, new_stack, resources_of
 
+from infra.components.alarm_topic import AlarmTopic
 from infra.components.monitoring import MigrationsMonitoring
 
 
@@ -24,8 +26,8 @@ def build(*, alarm_email: str | None = None) -> cdk.Stack:
         "Monitoring",
         function=function,
         timeout=cdk.Duration.minutes(10),
+        alarm_topic=AlarmTopic(stack, "Alarms", alarm_email=alarm_email).topic,
         dashboard_name="aurora-migrations-test-migration-status",
-        alarm_email=alarm_email,
     )
     return stack
 
@@ -185,7 +187,7 @@ def test_dashboard_shows_invocations_errors_duration_and_runner_metrics(
         for metric in widget["properties"].get("metrics", [])
     }
     lambda_dims = ("FunctionName", "aurora-migrations-test")
-    for name in ("Invocations", "Errors", "Duration", "Throttles"):
+    for name in ("Invocations", "Errors", "Duration", "Throttles", "AsyncEventsDropped"):
         assert ("AWS/Lambda", name, lambda_dims) in graphed, name
     runner_dims = ("service", "aurora-migrations")
     for name in ("RevisionsApplied", "MigrationFailures", "LockWaitMs"):
@@ -210,3 +212,26 @@ def test_subscribes_the_alarm_email() -> None:
 
 def test_is_nag_clean(stack: cdk.Stack) -> None:
     assert nag_findings(stack) == []
+
+
+def test_a_publisher_gets_the_topic_and_the_key_only_through_sns() -> None:
+    stack = new_stack()
+    alarms = AlarmTopic(stack, "Alarms")
+    statements = [stack.resolve(s.to_statement_json()) for s in alarms.publish_statements()]
+    topic = stack.resolve(alarms.topic.topic_arn)
+    key = stack.resolve(alarms.key.key_arn)
+    assert statements == [
+        {"Action": "sns:Publish", "Effect": "Allow", "Resource": topic},
+        {
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Effect": "Allow",
+            "Resource": key,
+            "Condition": {
+                "StringEquals": {
+                    "kms:ViaService": {
+                        "Fn::Join": ["", ["sns.", {"Ref": "AWS::Region"}, ".amazonaws.com"]]
+                    }
+                }
+            },
+        },
+    ]
