@@ -17,6 +17,7 @@ from typing import Any
 from rich.console import Console
 
 from runner import devdb, render
+from runner.bootstrap import command_line as bootstrap_cli
 from runner.engine import MigrationEngine
 from runner.errors import AuroraMigrationsError, BadRequest, ConfigurationError
 from runner.events import parse_event
@@ -62,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--arch", choices=["arm64", "x86_64"], default="arm64")
     bundle.add_argument("--python", default="3.12", dest="python_version", metavar="X.Y")
     bundle.add_argument("--out", type=Path, required=True, metavar="DIR")
+    bootstrap_cli.add_parser(sub, common)
     return parser
 
 
@@ -76,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _devdb(args, out)
         if args.command == "bundle":
             return _bundle(args, out)
+        if args.command == bootstrap_cli.COMMAND:
+            return bootstrap_cli.run(args, out)
         return _migrate(args, out)
     except AuroraMigrationsError as exc:
         if args.json:

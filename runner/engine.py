@@ -491,9 +491,7 @@ class MigrationEngine:
 
     def _lock_lost(self, run: _Run, when: str) -> LockLost:
         truth = self._read_back(run)
-        state = (
-            f"The database is at {_state(truth[0])}" if truth else "The state is unknown"
-        )
+        state = f"The database is at {_state(truth[0])}" if truth else "The state is unknown"
         return LockLost(
             f"The migration lock was no longer held {when}, so the run stopped before its next "
             f"statement (something in this session released it, e.g. pg_advisory_unlock_all() "
