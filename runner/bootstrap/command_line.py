@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 
 from rich.console import Console
 from rich.table import Table
@@ -28,11 +29,23 @@ from runner.bootstrap.options import (
 from runner.bootstrap.result import LISTS, BootstrapResult
 from runner.bootstrap.run import bootstrap
 from runner.bootstrap.script import COMMAND, for_review
-from runner.errors import ConfigurationError, ConfirmationRequired
+from runner.errors import (
+    ConfigurationError,
+    ConfirmationRequired,
+    InvalidFieldType,
+    UnknownField,
+)
 from runner.settings import Settings
 
 __all__ = ["COMMAND", "add_parser", "render", "run"]
 
+_REFUSED_OPTIONS = {
+    "--admin-url": f"Put the master URL in {ADMIN_URL_VARIABLE} (or the variable named by "
+    "--admin-url-env), or pass --admin-secret-arn.",
+    "--password": f"Put the role's password in {PASSWORD_VARIABLE} (or the variable named by "
+    "--password-env).",
+}
+_VARIABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _LABELS = {
     "created": "created",
     "granted": "granted",
@@ -48,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     cmd = sub.add_parser(
         COMMAND,
         parents=[common],
+        allow_abbrev=False,  # `--admin-url <URL>` must not pass for `--admin-url-env`
         help="create the migrator role the runner logs in as (once, with master credentials)",
         description="Create (once) the least-privileged role the runner migrates as: it owns "
         "the schema and nothing else. Master credentials come from "
@@ -75,6 +89,8 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         default=ADMIN_URL_VARIABLE,
         help=f"environment variable with the master URL (default {ADMIN_URL_VARIABLE})",
     )
+    for refused in _REFUSED_OPTIONS:  # recognised only to refuse them without echoing the value
+        cmd.add_argument(refused, dest=_dest(refused), metavar="VALUE", help=argparse.SUPPRESS)
     cmd.add_argument(
         "--password-env",
         metavar="NAME",
@@ -84,6 +100,13 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
 
 def run(args: argparse.Namespace, out: Console) -> int:
+    for refused, instead in _REFUSED_OPTIONS.items():
+        if getattr(args, _dest(refused)) is not None:
+            raise UnknownField(
+                f"{refused} is refused: a secret on the command line lands in the shell history "
+                f"and the process list. {instead} Nothing was changed.",
+                field=refused,
+            )
     options = BootstrapOptions(role=args.role, schema=args.schema, iam=args.iam)
     if args.print_sql:
         sql = for_review(options)
@@ -99,6 +122,8 @@ def run(args: argparse.Namespace, out: Console) -> int:
             f"({got}). To proceed, repeat it with --confirm {options.role}. Nothing was changed.",
             role=options.role,
         )
+    for variable in (args.admin_url_env, args.password_env):
+        _check_variable_name(variable)
     password = None if options.iam else _password(args.password_env)
     settings = Settings.from_env()
     admin = admin_credentials(
@@ -113,6 +138,20 @@ def run(args: argparse.Namespace, out: Console) -> int:
     else:
         render(out, result)
     return 0
+
+
+def _dest(option: str) -> str:
+    return "refused_" + option.lstrip("-").replace("-", "_")
+
+
+def _check_variable_name(name: str) -> None:
+    """A name, not a value: a URL or password given here would be echoed in messages."""
+    if not _VARIABLE_NAME.match(name):
+        raise InvalidFieldType(
+            "--admin-url-env and --password-env take the NAME of an environment variable "
+            "(e.g. BOOTSTRAP_DATABASE_URL), not its value. Put the value in the environment "
+            "instead; nothing was changed."
+        )
 
 
 def _password(variable: str) -> str:

@@ -9,7 +9,6 @@ and CREATEDB that owns the database but is no superuser.
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg2.errors
@@ -31,8 +30,7 @@ from runner.lock import LOCK_KEY
 from runner.results import Request
 from runner.settings import Settings
 from tests.conftest import engine_for, settings_for
-from tests.migrator_support import (
-    ADMIN_PASSWORD,
+from tests.migrator.support import (
     Db,
     bootstrap_as,
     connected_as,
@@ -50,48 +48,6 @@ CREATE TABLE aurora_migrations_history (
     duration_ms INTEGER NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     request_id TEXT)
 """
-
-
-@pytest.fixture
-def db(database_url: URL) -> Iterator[Db]:
-    found = Db(database_url)
-    try:
-        yield found
-    finally:
-        found.dispose()
-
-
-@pytest.fixture
-def role(db: Db) -> Iterator[str]:
-    """A migrator role name of this test's own; dropped at the end."""
-    name = unique("migrator")
-    try:
-        yield name
-    finally:
-        db.drop_role(name)
-
-
-@pytest.fixture
-def aurora_admin(db: Db) -> Iterator[URL]:
-    """Like Aurora's master user: CREATEROLE and CREATEDB, owns the database, not superuser."""
-    name = unique("aurora_admin")
-    db.sql(f"CREATE ROLE {name} LOGIN CREATEROLE CREATEDB PASSWORD '{ADMIN_PASSWORD}'")
-    db.sql(f'ALTER DATABASE "{db.url.database}" OWNER TO {name}')
-    try:
-        yield db.url.set(username=name, password=ADMIN_PASSWORD)
-    finally:
-        db.sql(f'ALTER DATABASE "{db.url.database}" OWNER TO {db.superuser}')
-        db.drop_role(name)
-
-
-@pytest.fixture
-def rds_iam(db: Db) -> Iterator[str]:
-    """A stand-in for RDS's rds_iam role (cluster-wide, so made and dropped per test)."""
-    db.sql("CREATE ROLE rds_iam NOLOGIN")
-    try:
-        yield "rds_iam"
-    finally:
-        db.sql("DROP ROLE rds_iam")
 
 
 def project_revisions() -> list[str]:
