@@ -12,6 +12,8 @@ transaction unless the end state is exactly the wanted one.
 
 from __future__ import annotations
 
+import textwrap
+
 from runner import history_table
 from runner.bootstrap.options import BootstrapOptions
 from runner.lock import LOCK_KEY
@@ -21,7 +23,7 @@ CHANGES = ("created", "granted", "revoked", "handed_over", "configured")
 KINDS = (*CHANGES, "in_place", "skipped", "verified", "recorded", "unchanged")
 
 ATTRIBUTES = "LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS"
-CHANGES_SETTING = "aurora_migrate.bootstrap_changes"  # what this transaction changed
+CHANGES_SETTING = "aurora_migrate.changes"  # what this transaction changed
 RUN_ID_SETTING = "aurora_migrate.run_id"  # set by the command; a DBA's run gets a fresh uuid
 COMMAND = "bootstrap-migrator"
 PG16 = 160000
@@ -35,28 +37,40 @@ def literal(text: str) -> str:
 def note_change(what_sql: str) -> str:
     """A SQL expression that adds `what_sql` to this transaction's list of changes."""
     return (
-        f"set_config('{CHANGES_SETTING}', concat_ws('; ', "
-        f"nullif(current_setting('{CHANGES_SETTING}', true), ''), {what_sql}), true)"
+        f"set_config('{CHANGES_SETTING}',\n"
+        f"        concat_ws('; ', nullif(current_setting('{CHANGES_SETTING}', true), ''), "
+        f"{what_sql}), true)"
     )
 
 
 def _notice(kind: str, what_sql: str) -> str:
     assert kind in KINDS
-    return f"RAISE NOTICE 'bootstrap %: %', '{kind}', {what_sql};"
+    return f"RAISE NOTICE 'bootstrap {kind}: %', {what_sql};"
 
 
 def _changed(kind: str, what_sql: str) -> str:
-    return f"{_notice(kind, what_sql)}\n        PERFORM {note_change(what_sql)};"
+    """Report a change and note it for the record; the block declares `done`."""
+    return (
+        f"done := {what_sql};\n        {_notice(kind, 'done')}\n"
+        f"        PERFORM {note_change('done')};"
+    )
+
+
+def _comment(text: str) -> str:
+    """A numbered step's comment (body() numbers them), wrapped for reading."""
+    return textwrap.fill(text, 96, initial_indent="-- #. ", subsequent_indent="--    ") + "\n"
 
 
 def _do(declare: str, body: str) -> str:
+    if "done :=" in body:
+        declare = "\n    ".join(filter(None, [declare, "done text;"]))
     head = f"DO $bootstrap$\nDECLARE\n    {declare}\n" if declare else "DO $bootstrap$\n"
     return f"{head}BEGIN\n{body.strip(chr(10))}\nEND\n$bootstrap$;"
 
 
 def _step(comment: str, kind: str, what: str, *, done: str, apply: str, in_place: str) -> str:
     """If `done` holds, report it in place; otherwise run `apply` and report the change."""
-    return f"-- {comment}\n" + _do(
+    return _comment(comment) + _do(
         "",
         f"""
     IF {done} THEN
@@ -74,7 +88,7 @@ def _step(comment: str, kind: str, what: str, *, done: str, apply: str, in_place
 def guard_query(o: BootstrapOptions) -> str:
     """Rows of reasons to refuse: an existing role with rights a migrator must not have."""
     role = literal(o.role)
-    other_roles = "AND g.rolname <> 'rds_iam'" if o.iam else ""
+    other_roles = " AND g.rolname <> 'rds_iam'" if o.iam else ""
     moved = ""
     if o.schema != "public":  # revisions applied as the master went to public
         moved = f"""
@@ -102,7 +116,7 @@ def guard_query(o: BootstrapOptions) -> str:
       FROM pg_catalog.pg_auth_members am
       JOIN pg_catalog.pg_roles r ON r.oid = am.member
       JOIN pg_catalog.pg_roles g ON g.oid = am.roleid
-     WHERE r.rolname = {role} {other_roles}
+     WHERE r.rolname = {role}{other_roles}
     UNION ALL
     SELECT format('role %I owns the database %I', r.rolname, d.datname)
       FROM pg_catalog.pg_database d JOIN pg_catalog.pg_roles r ON r.oid = d.datdba
@@ -119,8 +133,9 @@ def objects_query(o: BootstrapOptions) -> str:
 
     def not_in_extension(catalog: str, alias: str) -> str:
         return (
-            f"NOT EXISTS (SELECT FROM pg_catalog.pg_depend d WHERE d.classid = "
-            f"'pg_catalog.{catalog}'::regclass AND d.objid = {alias}.oid AND d.deptype = 'e')"
+            f"NOT EXISTS (SELECT FROM pg_catalog.pg_depend d\n"
+            f"                    WHERE d.classid = 'pg_catalog.{catalog}'::regclass\n"
+            f"                      AND d.objid = {alias}.oid AND d.deptype = 'e')"
         )
 
     return f"""SELECT format('%s %I.%I', CASE c.relkind WHEN 'v' THEN 'VIEW'
@@ -128,7 +143,8 @@ def objects_query(o: BootstrapOptions) -> str:
                                         WHEN 'f' THEN 'FOREIGN TABLE'
                                         WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
               n.nspname, c.relname) AS object, c.relowner AS owner
-          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          WHERE n.nspname = {schema} AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
            AND {not_in_extension("pg_class", "c")}
            AND NOT (c.relkind = 'S' AND EXISTS (SELECT FROM pg_catalog.pg_depend d
@@ -139,12 +155,15 @@ def objects_query(o: BootstrapOptions) -> str:
                                       WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END,
               n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)),
               p.proowner
-          FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-         WHERE n.nspname = {schema} AND {not_in_extension("pg_proc", "p")}
+          FROM pg_catalog.pg_proc p
+          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+         WHERE n.nspname = {schema}
+           AND {not_in_extension("pg_proc", "p")}
         UNION ALL
         SELECT format('%s %I.%I', CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
               n.nspname, t.typname), t.typowner
-          FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+          FROM pg_catalog.pg_type t
+          JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
          WHERE n.nspname = {schema} AND t.typtype IN ('b', 'c', 'd', 'e', 'r')
            AND (t.typrelid = 0 OR EXISTS (SELECT FROM pg_catalog.pg_class r
                                           WHERE r.oid = t.typrelid AND r.relkind = 'c'))
@@ -154,9 +173,10 @@ def objects_query(o: BootstrapOptions) -> str:
 
 def _public_may_create(schema_sql: str) -> str:
     return (
-        "SELECT FROM pg_catalog.pg_namespace n, "
-        "aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) AS a "
-        f"WHERE n.nspname = {schema_sql} AND a.grantee = 0 AND a.privilege_type = 'CREATE'"
+        "SELECT FROM pg_catalog.pg_namespace n,\n"
+        "                   aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) AS a\n"
+        f"             WHERE n.nspname = {schema_sql} AND a.grantee = 0\n"
+        "               AND a.privilege_type = 'CREATE'"
     )
 
 
@@ -178,7 +198,7 @@ def body(o: BootstrapOptions) -> str:
     )
     steps = [
         f"SET LOCAL search_path = {schema};\nSET LOCAL client_min_messages = notice;",
-        "-- 1. Refuse an existing role with rights a migrator must not have.\n"
+        _comment("Refuse an existing role with rights a migrator must not have.")
         + _do(
             "problems text;",
             f"""
@@ -190,7 +210,7 @@ def body(o: BootstrapOptions) -> str:
             USING HINT = 'A migrator must have none of these; remove them, then run again.';
     END IF;""",
         ),
-        f"-- 2. The role: it may log in, and nothing more ({ATTRIBUTES}).\n"
+        _comment(f"The role: it may log in, and nothing more ({ATTRIBUTES}).")
         + _do(
             "",
             f"""
@@ -205,7 +225,7 @@ def body(o: BootstrapOptions) -> str:
     END IF;""",
         ),
         _step(
-            "3. It may connect to this database (PUBLIC usually may already).",
+            "It may connect to this database (PUBLIC usually may already).",
             "granted",
             f"format('CONNECT ON DATABASE %I TO {role}', current_database())",
             done=f"has_database_privilege({r}, current_database(), 'CONNECT')",
@@ -216,7 +236,7 @@ def body(o: BootstrapOptions) -> str:
     if o.iam:
         no_rds_iam = f"rds_iam TO {role}: this server has no role rds_iam (not RDS or Aurora)"
         steps.append(
-            "-- 4. IAM database authentication: tokens instead of a password.\n"
+            _comment("IAM database authentication: tokens instead of a password.")
             + _do(
                 "",
                 f"""
@@ -232,17 +252,18 @@ def body(o: BootstrapOptions) -> str:
         )
     steps += [
         _step(
-            "5. The user running this may act as the role, to hand objects to it (on Aurora "
+            "The user running this may act as the role, to hand objects to it (on Aurora "
             "the master user is not a superuser; from PostgreSQL 16 that needs the SET option).",
             "granted",
             f"format('{role} TO %I', current_user)",
-            done=f"pg_has_role(current_user, {r}, CASE WHEN "
-            f"current_setting('server_version_num')::int >= {PG16} THEN 'SET' ELSE 'MEMBER' END)",
+            done=f"pg_has_role(current_user, {r}, CASE WHEN\n"
+            f"            current_setting('server_version_num')::int >= {PG16}\n"
+            "            THEN 'SET' ELSE 'MEMBER' END)",
             apply=f"GRANT {role} TO CURRENT_USER",
             in_place=f"format('%I may act as {role}', current_user)",
         ),
         _step(
-            "6. The schema.",
+            "The schema.",
             "created",
             literal(f"schema {schema}, owned by {role}"),
             done=f"EXISTS (SELECT FROM pg_catalog.pg_namespace WHERE nspname = {s})",
@@ -251,7 +272,7 @@ def body(o: BootstrapOptions) -> str:
         ),
         *(
             _step(
-                f"7. Nobody else creates objects in schema {name} (PostgreSQL 14 and older "
+                f"Nobody else creates objects in schema {name} (PostgreSQL 14 and older "
                 "let PUBLIC create in public).",
                 "revoked",
                 literal(f"CREATE ON SCHEMA {name} FROM PUBLIC"),
@@ -261,7 +282,7 @@ def body(o: BootstrapOptions) -> str:
             )
             for name in _schemas(o)
         ),
-        "-- 8. The role owns the schema.\n"
+        _comment("The role owns the schema.")
         + _do(
             "was text;",
             f"""
@@ -275,15 +296,15 @@ def body(o: BootstrapOptions) -> str:
     END IF;""",
         ),
         _step(
-            f"9. Unqualified names (alembic_version, new tables) resolve to schema {schema}.",
+            f"Unqualified names (alembic_version, new tables) resolve to schema {schema}.",
             "configured",
             literal(f"search_path of {role} = {schema}"),
-            done=f"EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {r} "
-            f"AND rolconfig @> ARRAY[{literal(f'search_path={schema}')}])",
+            done=f"EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {r}\n"
+            f"                  AND rolconfig @> ARRAY[{literal(f'search_path={schema}')}])",
             apply=f"ALTER ROLE {role} SET search_path = {schema}",
             in_place=literal(f"search_path of {role} = {schema}"),
         ),
-        f"-- 10. The runner's history table, which also records this bootstrap ({COMMAND}).\n"
+        _comment(f"The runner's history table, which also records this bootstrap ({COMMAND}).")
         + _do(
             "",
             f"""
@@ -302,8 +323,10 @@ def body(o: BootstrapOptions) -> str:
         {_notice("in_place", literal(f"table {history}"))}
     END IF;""",
         ),
-        f"-- 11. Hand every existing object in schema {schema} to the role, so later revisions "
-        "can alter it.\n"
+        _comment(
+            f"Hand every existing object in schema {schema} to the role, so later revisions "
+            "can alter it."
+        )
         + _do(
             "item record;",
             f"""
@@ -321,9 +344,10 @@ def body(o: BootstrapOptions) -> str:
         {_notice("in_place", literal(all_owned))}
     END IF;""",
         ),
-        f"-- 12. Check the end state; any gap fails the whole transaction.\n{verify(o)}",
+        _comment("Check the end state; any gap fails the whole transaction.") + verify(o),
     ]
-    return "\n\n".join(steps) + "\n"
+    numbered = [step.replace("-- #.", f"-- {n}.", 1) for n, step in enumerate(steps)]
+    return "\n\n".join(numbered) + "\n"
 
 
 def verify(o: BootstrapOptions) -> str:
@@ -378,7 +402,7 @@ def tail(o: BootstrapOptions) -> str:
     schema = o.schema
     table = f"{schema}.{history_table.TABLE}"
     return (
-        f"-- 13. Record this run in {table}, only if it changed something.\n"
+        f"-- Last: record this run in {table}, only if it changed something.\n"
         + _do(
             f"""changes text := nullif(current_setting('{CHANGES_SETTING}', true), '');
     revision text := 'base';""",
