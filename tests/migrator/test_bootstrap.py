@@ -31,6 +31,7 @@ from runner.results import Request
 from runner.settings import Settings
 from tests.conftest import engine_for, settings_for
 from tests.migrator.support import (
+    ADMIN_PASSWORD,
     Db,
     bootstrap_as,
     connected_as,
@@ -128,6 +129,24 @@ def test_a_new_schema_is_refused_when_the_master_migrated_public(db: Db, role: s
 
     assert "public.alembic_version exists but app.alembic_version does not" in str(refused.value)
     assert not db.role_exists(role)
+
+
+def test_public_may_no_longer_create_in_the_schema(db: Db, role: str, aurora_admin: URL) -> None:
+    """A cluster born on PostgreSQL 14 or older lets PUBLIC create in public: revoked, so
+    nobody else can plant objects where the migrator works."""
+    db.sql("GRANT CREATE ON SCHEMA public TO PUBLIC")
+    bystander = unique("bystander")
+    db.sql(f"CREATE ROLE {bystander} LOGIN PASSWORD '{ADMIN_PASSWORD}'")
+    try:
+        result = bootstrap_as(aurora_admin, role)
+
+        assert "CREATE ON SCHEMA public FROM PUBLIC" in result.revoked
+        other = db.url.set(username=bystander, password=ADMIN_PASSWORD)
+        with connected_as(other) as conn, pytest.raises(sa.exc.ProgrammingError) as denied:
+            conn.exec_driver_sql("CREATE TABLE public.planted (id INT)")
+        assert isinstance(denied.value.orig, psycopg2.errors.InsufficientPrivilege)
+    finally:
+        db.drop_role(bystander)
 
 
 # --- it runs every revision ---------------------------------------------------------------------

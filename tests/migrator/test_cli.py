@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL
 
 from runner.bootstrap import BootstrapOptions, for_review
 from runner.lock import LOCK_KEY
-from tests.conftest import Server
+from tests.conftest import REPO, Server
 from tests.migrator.support import ADMIN_PASSWORD, PASSWORD, Db, connected_as, migrator_url
 
 VARIABLES = ("BOOTSTRAP_DATABASE_URL", "MIGRATOR_PASSWORD", "DATABASE_URL", "DB_SECRET_ARN")
@@ -195,3 +195,12 @@ def test_no_password_in_any_output(
         for form in forms(secret):
             for text in outputs:
                 assert form not in text, text[max(0, text.find(form) - 200) :][:400]
+
+
+def test_the_readme_shows_what_print_sql_prints() -> None:
+    """The reviewed SQL in the README is the script of this very version."""
+    readme = (REPO / "README.md").read_text()
+    begin = "<!-- bootstrap-migrator --print-sql: begin -->\n```sql\n"
+    end = "```\n<!-- bootstrap-migrator --print-sql: end -->"
+    shown = readme.split(begin)[1].split(end)[0]
+    assert shown == for_review(BootstrapOptions())
