@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from runner import devdb, render
+from runner.bootstrap import command_line as bootstrap_cli
 from runner.engine import MigrationEngine
 from runner.errors import AuroraMigrationsError, BadRequest, ConfigurationError, InternalError
 from runner.events import parse_event
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--arch", choices=["arm64", "x86_64"], default="arm64")
     bundle.add_argument("--python", default="3.12", dest="python_version", metavar="X.Y")
     bundle.add_argument("--out", type=Path, required=True, metavar="DIR")
+    bootstrap_cli.add_parser(sub, common)
     return parser
 
 
@@ -90,6 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _bundle(args, out)
         if args.command == "renumber":
             return _renumber(args, out)
+        if args.command == bootstrap_cli.COMMAND:
+            return bootstrap_cli.run(args, out)
         return _migrate(args, out)
     except AuroraMigrationsError as exc:
         return _failed(args, out, err, exc)

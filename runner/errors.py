@@ -97,6 +97,14 @@ class RenumberRefused(BadRequest):
     """`renumber` cannot renumber that file safely; nothing was written."""
 
 
+class InvalidName(BadRequest):
+    """A role or schema name `bootstrap-migrator` does not accept."""
+
+
+class BootstrapRefused(BadRequest):
+    """The role or schema is in a state `bootstrap-migrator` must not paper over."""
+
+
 class ConfigurationError(AuroraMigrationsError):
     """The runner is not configured well enough to reach a database."""
 
@@ -150,6 +158,10 @@ class StatementTimeout(MigrationFailed):
 
 class LockTimeout(MigrationFailed):
     """A statement waited longer than `MIGRATION_LOCK_TIMEOUT_MS` for a table lock."""
+
+
+class BootstrapFailed(AuroraMigrationsError):
+    """`bootstrap-migrator` failed; its one transaction rolled back, so nothing changed."""
 
 
 class InternalError(AuroraMigrationsError):

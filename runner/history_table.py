@@ -2,6 +2,8 @@
 
 Rows are written inside the same transaction as the revision itself (from Alembic's
 `on_version_apply` hook), so the history can never claim a revision that rolled back.
+`bootstrap-migrator` records itself here too, with the direction `bootstrap`; tables made
+before that direction existed are upgraded in place by the bootstrap (`ALLOW_ALL_DIRECTIONS`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 TABLE = "aurora_migrations_history"
+DIRECTIONS = ("up", "down", "stamp", "bootstrap")
+DIRECTION_CHECK = f"{TABLE}_direction_check"  # PostgreSQL's own name for the old, unnamed CHECK
+_CHECK = "CHECK (direction IN ({}))".format(", ".join(f"'{d}'" for d in DIRECTIONS))
 
 CREATE = f"""
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -20,12 +25,18 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     command TEXT NOT NULL,
     revision TEXT NOT NULL,
     description TEXT NOT NULL,
-    direction TEXT NOT NULL CHECK (direction IN ('up', 'down', 'stamp')),
+    direction TEXT NOT NULL
+        CONSTRAINT {DIRECTION_CHECK} {_CHECK},
     duration_ms INTEGER NOT NULL,
     applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     request_id TEXT
 )
 """
+
+ALLOW_ALL_DIRECTIONS = (
+    f"ALTER TABLE {TABLE} DROP CONSTRAINT IF EXISTS {DIRECTION_CHECK},"
+    f" ADD CONSTRAINT {DIRECTION_CHECK} {_CHECK}"
+)
 
 INSERT = sa.text(
     f"INSERT INTO {TABLE} (run_id, command, revision, description, direction, duration_ms,"

@@ -1,0 +1,1 @@
+"""Tests of the migrator role (`aurora-migrate bootstrap-migrator`) on real PostgreSQL."""
