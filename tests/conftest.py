@@ -29,6 +29,14 @@ from runner.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE_TREE = Path(__file__).resolve().parent / "fixtures"
 GIVEN_URL = os.environ.get("DATABASE_URL")  # read before any test clears the environment
+# Every connection the suite opens (libpq reads PGOPTIONS; subprocesses inherit it) gets a
+# statement_timeout, so a test's own query blocked on a lock fails instead of hanging the run.
+# The runner sets its own limits on its sessions. Nothing here sets lock_timeout: the runner's
+# own setting must be what ends its lock waits (tests/locks.py bounds those).
+TEST_STATEMENT_TIMEOUT_MS = 60_000
+os.environ["PGOPTIONS"] = (
+    f"{os.environ.get('PGOPTIONS', '')} -c statement_timeout={TEST_STATEMENT_TIMEOUT_MS}".strip()
+)
 
 
 class Server:

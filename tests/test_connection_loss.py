@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from runner.errors import ConnectionLost, MigrationFailed
@@ -22,6 +21,7 @@ from runner.localpg import LocalCluster, cluster_at
 from runner.lock import LOCK_KEY
 from runner.results import Request
 from tests.conftest import engine_for, settings_for
+from tests.locks import LockHolder
 from tests.test_engine import scalar, versions
 from tests.test_lock_loss import Background, wait_for
 
@@ -124,10 +124,7 @@ def test_a_restart_while_waiting_for_the_lock_is_connection_lost(
     own_cluster: LocalCluster, own_database: URL
 ) -> None:
     engine = engine_for(settings_for(own_database, lock_wait_s=60))
-    holder = sa.create_engine(own_database)
-    with holder.connect() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
-        conn.commit()
+    with LockHolder(own_database, f"SELECT pg_advisory_lock({LOCK_KEY})"):
         run = Background(lambda: engine.run(Request("upgrade")))
         wait_for(
             lambda: scalar(
@@ -139,7 +136,6 @@ def test_a_restart_while_waiting_for_the_lock_is_connection_lost(
         )
         restart(own_cluster)
         run.join()
-    holder.dispose()
 
     error = run.error
     assert isinstance(error, ConnectionLost), repr(error)
