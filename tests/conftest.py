@@ -6,10 +6,12 @@ databases); otherwise the suite starts its own cluster from the PostgreSQL serve
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
-import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -61,20 +63,50 @@ class Server:
         engine.dispose()
 
 
+_REAPER = """
+import shutil, sys
+from pathlib import Path
+sys.stdin.read()  # EOF: the test process is gone, however it ended
+from runner.localpg import cluster_at
+cluster_at(Path(sys.argv[1])).destroy()
+shutil.rmtree(sys.argv[2], ignore_errors=True)
+"""
+
+
+@contextlib.contextmanager
+def throwaway_cluster(
+    root: Path, *, password: str, folder: Path | None = None
+) -> Iterator[LocalCluster]:
+    """A new cluster (initialised, not started) in `root`, stopped and deleted with `folder`
+    (default: `root`) when the block ends, and when the test process ends however it ends: even
+    when
+    pytest-timeout ends it with `os._exit` (no finalizer runs then): a watcher process holds
+    the read end of a pipe only this process writes to, and cleans up at its EOF."""
+    reaper = subprocess.Popen(
+        [sys.executable, "-c", _REAPER, str(root), str(folder or root)],
+        stdin=subprocess.PIPE,
+        cwd=REPO,
+        start_new_session=True,  # a Ctrl-C to pytest's process group does not stop it first
+    )
+    try:
+        cluster = cluster_at(root)
+        cluster.init(password=password)
+        yield cluster
+    finally:
+        assert reaper.stdin is not None
+        reaper.stdin.close()  # the reaper stops and deletes the cluster now
+        reaper.wait(120)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Server]:
     if GIVEN_URL:
         yield Server(sa.make_url(GIVEN_URL), None)
         return
     root = Path(tempfile.mkdtemp(prefix="aurora-test-pg-"))
-    cluster = cluster_at(root)
-    cluster.init(password="TestSuperuser-pw-3141")
-    cluster.start()
-    try:
+    with throwaway_cluster(root, password="TestSuperuser-pw-3141") as cluster:
+        cluster.start()
         yield Server(cluster.url(), cluster)
-    finally:
-        cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ a server of their own, so they never disturb the suite's shared cluster.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -17,10 +16,10 @@ import pytest
 from sqlalchemy.engine import URL
 
 from runner.errors import ConnectionLost, MigrationFailed
-from runner.localpg import LocalCluster, cluster_at
+from runner.localpg import LocalCluster
 from runner.lock import LOCK_KEY
 from runner.results import Request
-from tests.conftest import engine_for, settings_for
+from tests.conftest import engine_for, settings_for, throwaway_cluster
 from tests.locks import LockHolder
 from tests.test_engine import scalar, versions
 from tests.test_lock_loss import Background, wait_for
@@ -35,14 +34,9 @@ SLEEPING = (
 def own_cluster() -> Iterator[LocalCluster]:
     root = Path(tempfile.mkdtemp(prefix="aurora-restart-pg-"))
     root.chmod(0o755)
-    cluster = cluster_at(root)
-    cluster.init(password="Restart-pw-2718")
-    cluster.start()
-    try:
+    with throwaway_cluster(root, password="Restart-pw-2718") as cluster:
+        cluster.start()
         yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

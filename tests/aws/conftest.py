@@ -15,7 +15,6 @@ import os
 import platform
 import pwd
 import secrets
-import shutil
 import sys
 import tempfile
 import uuid
@@ -31,8 +30,8 @@ import trustme
 from moto.server import ThreadedMotoServer
 
 from runner.bundle import BundleReport, build_bundle
-from runner.localpg import SERVER_USER, LocalCluster, cluster_at
-from tests.conftest import Server
+from runner.localpg import SERVER_USER, LocalCluster
+from tests.conftest import Server, throwaway_cluster
 
 REGION = "us-east-1"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -135,8 +134,11 @@ host    all  all       127.0.0.1/32  scram-sha-256
 def tls_pg() -> Iterator[TlsCluster]:
     root = Path(tempfile.mkdtemp(prefix="aurora-test-tls-"))
     root.chmod(0o755)  # the server (user postgres, when we are root) must reach its folder
-    cluster = cluster_at(root / "pg")
-    cluster.init(password="TlsSuperuser-pw-2718")
+    with throwaway_cluster(root / "pg", password="TlsSuperuser-pw-2718", folder=root) as cluster:
+        yield _start_with_tls(root, cluster)
+
+
+def _start_with_tls(root: Path, cluster: LocalCluster) -> TlsCluster:
     ca, other_ca = trustme.CA(), trustme.CA()
     leaf = ca.issue_cert("localhost")
     files = {
@@ -159,11 +161,7 @@ def tls_pg() -> Iterator[TlsCluster]:
     )
     server = Server(cluster.url(), cluster)
     _admin(server, "CREATE ROLE rds_iam NOLOGIN")
-    try:
-        yield TlsCluster(server, cluster, ca_file, other_ca_file)
-    finally:
-        cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    return TlsCluster(server, cluster, ca_file, other_ca_file)
 
 
 def _server_file(path: Path, content: bytes) -> None:
