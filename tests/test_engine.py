@@ -263,3 +263,12 @@ def test_time_guard_stops_between_revisions(
     assert logs.events("time_guard.stop")[0]["next_revision"] == "0003"
     resumed = engine.run(Request("upgrade"), remaining_ms=lambda: 60_000)
     assert resumed.complete and [a.revision for a in resumed.applied] == ["0003", "0004"]
+
+
+def test_the_time_guard_margin_is_inclusive(database_url: URL, tmp_path: Path) -> None:
+    """Exactly the margin left is enough to start a revision; one millisecond less is not."""
+    engine = engine_for(settings_for(database_url, "chain", tmp_path, time_guard_margin_ms=1000))
+    budget = iter([1000, 999])
+    result = engine.run(Request("upgrade"), remaining_ms=lambda: next(budget))
+    assert [a.revision for a in result.applied] == ["0001"], "started with exactly the margin"
+    assert result.complete is False and versions(database_url) == ["0001"]
