@@ -48,7 +48,7 @@ from runner.errors import (
 )
 from runner.logs import log_event
 from runner.redact import safe_url
-from runner.results import AppliedRevision, Request, Result
+from runner.results import AppliedRevision, Request, Result, state_label
 from runner.settings import Settings
 from runner.transaction_watch import MAX_LISTED, TransactionWatch
 
@@ -253,7 +253,7 @@ class MigrationEngine:
             return revisions.plan(self.script, direction, target, current)
         except CommandError as exc:  # Alembic's own refusal, should one slip through
             raise InvalidTarget(
-                f"Cannot {direction} to {target!r} from {_state(current)}: {exc}. "
+                f"Cannot {direction} to {target!r} from {state_label(current)}: {exc}. "
                 "Check the target with `history`.",
                 revision=target,
                 current=current,
@@ -410,7 +410,7 @@ class MigrationEngine:
             kept = [a.revision for a in run.applied]
         else:
             state, kept = truth
-            where = f"The database is now at {_state(state)}" + (
+            where = f"The database is now at {state_label(state)}" + (
                 f"; revisions this run applied stay applied: {', '.join(kept)}" if kept else ""
             )
         escaped = ""
@@ -465,9 +465,7 @@ class MigrationEngine:
 
     def _lock_lost(self, run: _Run, when: str) -> LockLost:
         truth = self._read_back(run)
-        state = (
-            f"The database is at {_state(truth[0])}" if truth else "The state is unknown"
-        )
+        state = f"The database is at {state_label(truth[0])}" if truth else "The state is unknown"
         return LockLost(
             f"The migration lock was no longer held {when}, so the run stopped before its next "
             f"statement (something in this session released it, e.g. pg_advisory_unlock_all() "
@@ -511,10 +509,6 @@ class MigrationEngine:
 
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
-
-
-def _state(heads: Sequence[str]) -> str:
-    return ", ".join(heads) if heads else "base (no revision applied)"
 
 
 def _summary(run: _Run, remaining: list[str], direction: str) -> str:
