@@ -70,7 +70,7 @@ def run_migrations_online() -> None:
     engine = (
         given
         if isinstance(given, Engine)
-        else create_engine(cli_database_url(), poolclass=NullPool)
+        else create_engine(cli_database_url(config), poolclass=NullPool)
     )
     with engine.connect() as connection:
         run_on(connection)

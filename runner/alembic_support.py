@@ -13,7 +13,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import alembic.util
@@ -23,7 +24,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
 from runner import revisions
-from runner.errors import ConfigurationError, DuplicateRevision
+from runner.errors import AuroraMigrationsError, ConfigurationError
 from runner.settings import Settings
 
 NUMBER_WIDTH = 4
@@ -66,9 +67,17 @@ def refuse_duplicates(config: Config, script: ScriptDirectory) -> None:
     Under the `alembic` command line the error becomes Alembic's `CommandError`, which it
     prints as `FAILED: DuplicateRevision: ...` instead of a traceback.
     """
-    try:
+    with _as_command_error(config):
         revisions.check_unique(script)
-    except DuplicateRevision as exc:
+
+
+@contextmanager
+def _as_command_error(config: Config) -> Iterator[None]:
+    """Under the `alembic` command line, our errors become Alembic's `CommandError`, which it
+    prints as `FAILED: <type>: <message>`; called from a program, they stay as they are."""
+    try:
+        yield
+    except AuroraMigrationsError as exc:
         if config.cmd_opts is None:
             raise
         raise CommandError(f"{type(exc).__name__}: {exc.message}") from None
@@ -96,17 +105,18 @@ def _ids(script: ScriptDirectory) -> list[str]:
     return [found.revision for found in revisions.scan(script)]
 
 
-def cli_database_url() -> str:
+def cli_database_url(config: Config) -> str:
     """DATABASE_URL, else the local development database if it is running."""
-    settings = Settings.from_env()
-    if settings.database_url:
-        return settings.database_url
-    from runner import devdb
+    with _as_command_error(config):
+        settings = Settings.from_env()
+        if settings.database_url:
+            return settings.database_url
+        from runner import devdb
 
-    url = devdb.running_url(settings)
-    if url is None:
-        raise ConfigurationError(
-            "No database to connect to: set DATABASE_URL, or start the local development "
-            "database with `aurora-migrate devdb start`."
-        )
-    return url.render_as_string(hide_password=False)
+        url = devdb.running_url(settings)
+        if url is None:
+            raise ConfigurationError(
+                "No database to connect to: set DATABASE_URL, or start the local development "
+                "database with `aurora-migrate devdb start`."
+            )
+        return url.render_as_string(hide_password=False)
