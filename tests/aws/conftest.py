@@ -15,11 +15,12 @@ import os
 import platform
 import pwd
 import secrets
+import subprocess
 import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ import sqlalchemy as sa
 import trustme
 from moto.server import ThreadedMotoServer
 
-from runner.bundle import BundleReport, build_bundle
+from runner.bundle import BundleReport
 from runner.localpg import SERVER_USER, LocalCluster
 from tests.conftest import Server, throwaway_cluster
 
@@ -242,12 +243,27 @@ def local_arch() -> str:
 
 
 @pytest.fixture(scope="session")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> BundleReport:
-    """The real bundle, built once per session for this machine's arch and Python.
+def bundle_command(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """`aurora-migrate bundle --json`, run once per session for this machine's arch and Python:
+    the documented command builds the bundle every test here uses.
 
     pip fetches the wheels from the package index (set PIP_INDEX_URL / PIP_FIND_LINKS to build
     offline); this interpreter's version is used so that the native wheels load here.
     """
     out = tmp_path_factory.mktemp("bundle") / "task"
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return build_bundle(out, arch=local_arch(), python_version=version)
+    command = [str(Path(sys.executable).parent / "aurora-migrate"), "bundle", "--json"]
+    return subprocess.run(
+        [*command, "--arch", local_arch(), "--python", version, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="session")
+def bundle(bundle_command: subprocess.CompletedProcess[str]) -> BundleReport:
+    """The report of the session's bundle, read back from the command's JSON output."""
+    assert bundle_command.returncode == 0, bundle_command.stderr
+    data = json.loads(bundle_command.stdout)
+    return BundleReport(**{f.name: data[f.name] for f in fields(BundleReport) if f.init})
