@@ -76,7 +76,11 @@ class UrlCredentials:
 
 
 def make_engine(source: CredentialSource, settings: Settings) -> Engine:
-    """An engine with no pool: a migration run opens two connections and closes them."""
+    """An engine with no pool: a migration run opens two connections and closes them.
+
+    `hide_parameters`: a failed statement's error text (and so any logged traceback) does not
+    carry its bound values (history rows, values in revisions).
+    """
     target = source.url().set(password=None)
     connect_args: dict[str, Any] = {
         "connect_timeout": settings.connect_timeout_s,
@@ -84,7 +88,9 @@ def make_engine(source: CredentialSource, settings: Settings) -> Engine:
         **KEEPALIVES,
         **source.connect_args(),
     }
-    engine = sa.create_engine(target, poolclass=NullPool, connect_args=connect_args)
+    engine = sa.create_engine(
+        target, poolclass=NullPool, connect_args=connect_args, hide_parameters=True
+    )
 
     @sa.event.listens_for(engine, "do_connect")
     def _inject_password(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> None:
