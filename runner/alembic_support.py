@@ -17,13 +17,12 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import alembic.util
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from runner import revisions
+from runner import alembic_internals, revisions
 from runner.errors import AuroraMigrationsError, ConfigurationError
 from runner.settings import Settings
 
@@ -43,7 +42,7 @@ def number_new_revision(context: MigrationContext, revision: Any, directives: li
     """process_revision_directives hook: in a numbered project the new id is the next number."""
     if context.config is not None and _explicit_rev_id(context.config):
         return
-    number = next_revision_number(_ids(context.opts["script"]))
+    number = next_revision_number(_ids(alembic_internals.script_of(context)))
     if number is None:
         return
     for directive in directives:
@@ -51,14 +50,12 @@ def number_new_revision(context: MigrationContext, revision: Any, directives: li
 
 
 def number_merges(config: Config, script: ScriptDirectory) -> None:
-    """`alembic merge` takes its id from `alembic.util.rev_id()` after env.py has run, and
-    offers no hook: in a numbered project, make that return the next number (this process
-    only: plain `alembic merge` runs one command and exits)."""
-    if _command(config) != "merge" or _explicit_rev_id(config):
+    """`alembic merge` has no hook for its id: in a numbered project it gets the next number."""
+    if alembic_internals.command_name(config) != "merge" or _explicit_rev_id(config):
         return
     number = next_revision_number(_ids(script))
     if number is not None:
-        alembic.util.rev_id = lambda: number
+        alembic_internals.use_id_for_merge(number)
 
 
 def refuse_duplicates(config: Config, script: ScriptDirectory) -> None:
@@ -86,15 +83,10 @@ def _as_command_error(config: Config) -> Iterator[None]:
 def is_authoring(config: Config) -> bool:
     """True for `alembic revision` without --autogenerate, and `alembic merge`: only a file
     is written."""
-    command = _command(config)
+    command = alembic_internals.command_name(config)
     if command == "merge":
         return True
     return command == "revision" and not getattr(config.cmd_opts, "autogenerate", False)
-
-
-def _command(config: Config) -> str | None:
-    command = getattr(config.cmd_opts, "cmd", None)
-    return str(command[0].__name__) if command else None
 
 
 def _explicit_rev_id(config: Config) -> bool:
