@@ -2,6 +2,16 @@
 
 Set DATABASE_URL to use an existing server instead (its user must be allowed to create
 databases); otherwise the suite starts its own cluster from the PostgreSQL server binaries.
+
+Why not pytest-postgresql (`postgresql_proc`, `DatabaseJanitor`)? Its executor runs
+`pg_ctl initdb` and `pg_ctl start` as the current user, and CI runs the suite as root, which
+`initdb` refuses ("cannot be run as root"); it has no option to run the server as another
+user (upstream issues #341 and #455 were closed without one), so it would take a wrapper
+script posing as pg_ctl. It also looks for the binaries through pg_config or one configured
+path, not in /usr/lib/postgresql/*/bin as runner/localpg.py does, and would add psycopg 3 and
+an LGPL-3.0 dependency to replace the dozen lines of `Server`. So the suite keeps
+`runner.localpg.LocalCluster` (which runs the server as `postgres` when we are root), the
+same code the development database uses.
 """
 
 from __future__ import annotations
