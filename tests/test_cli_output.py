@@ -122,3 +122,15 @@ def test_an_incomplete_run_says_to_run_again() -> None:
     out = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
     assert "incomplete: run the command again to continue" in out
     assert "pending: 0002" in out
+
+
+def test_a_report_is_a_key_value_table() -> None:
+    """`aurora-migrate bundle` without --json (building one takes PyPI: tests/aws/test_bundle.py
+    runs the command itself with --json)."""
+    console = Console(file=io.StringIO(), width=80)
+
+    render.mapping(console, "bundle", {"arch": "arm64", "files": 1234})
+
+    out = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert out[0].strip() == "bundle"
+    assert table(out) == [["arch", "arm64"], ["files", "1234"]]
