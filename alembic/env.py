@@ -16,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from alembic import context
+from runner.alembic_internals import read_no_version_table
 from runner.alembic_support import (
     cli_database_url,
     is_authoring,
@@ -47,7 +48,7 @@ def run_migrations_offline() -> None:
 def run_authoring() -> None:
     """`alembic revision`: nothing touches a database; we only number the new file."""
     context.configure(dialect_name="postgresql", **COMMON)
-    context.get_context().as_sql = True  # read no version table: there is no connection
+    read_no_version_table(context.get_context())  # there is no connection to read it from
     context.run_migrations()
 
 
@@ -70,7 +71,7 @@ def run_migrations_online() -> None:
     engine = (
         given
         if isinstance(given, Engine)
-        else create_engine(cli_database_url(), poolclass=NullPool)
+        else create_engine(cli_database_url(config), poolclass=NullPool)
     )
     with engine.connect() as connection:
         run_on(connection)

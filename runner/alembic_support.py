@@ -13,17 +13,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
-import alembic.util
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 
-from runner import revisions
-from runner.errors import ConfigurationError, DuplicateRevision
+from runner import alembic_internals, revisions
+from runner.errors import AuroraMigrationsError, ConfigurationError
 from runner.settings import Settings
 
 NUMBER_WIDTH = 4
@@ -42,7 +42,7 @@ def number_new_revision(context: MigrationContext, revision: Any, directives: li
     """process_revision_directives hook: in a numbered project the new id is the next number."""
     if context.config is not None and _explicit_rev_id(context.config):
         return
-    number = next_revision_number(_ids(context.opts["script"]))
+    number = next_revision_number(_ids(alembic_internals.script_of(context)))
     if number is None:
         return
     for directive in directives:
@@ -50,14 +50,12 @@ def number_new_revision(context: MigrationContext, revision: Any, directives: li
 
 
 def number_merges(config: Config, script: ScriptDirectory) -> None:
-    """`alembic merge` takes its id from `alembic.util.rev_id()` after env.py has run, and
-    offers no hook: in a numbered project, make that return the next number (this process
-    only: plain `alembic merge` runs one command and exits)."""
-    if _command(config) != "merge" or _explicit_rev_id(config):
+    """`alembic merge` has no hook for its id: in a numbered project it gets the next number."""
+    if alembic_internals.command_name(config) != "merge" or _explicit_rev_id(config):
         return
     number = next_revision_number(_ids(script))
     if number is not None:
-        alembic.util.rev_id = lambda: number
+        alembic_internals.use_id_for_merge(number)
 
 
 def refuse_duplicates(config: Config, script: ScriptDirectory) -> None:
@@ -66,9 +64,17 @@ def refuse_duplicates(config: Config, script: ScriptDirectory) -> None:
     Under the `alembic` command line the error becomes Alembic's `CommandError`, which it
     prints as `FAILED: DuplicateRevision: ...` instead of a traceback.
     """
-    try:
+    with _as_command_error(config):
         revisions.check_unique(script)
-    except DuplicateRevision as exc:
+
+
+@contextmanager
+def _as_command_error(config: Config) -> Iterator[None]:
+    """Under the `alembic` command line, our errors become Alembic's `CommandError`, which it
+    prints as `FAILED: <type>: <message>`; called from a program, they stay as they are."""
+    try:
+        yield
+    except AuroraMigrationsError as exc:
         if config.cmd_opts is None:
             raise
         raise CommandError(f"{type(exc).__name__}: {exc.message}") from None
@@ -77,15 +83,10 @@ def refuse_duplicates(config: Config, script: ScriptDirectory) -> None:
 def is_authoring(config: Config) -> bool:
     """True for `alembic revision` without --autogenerate, and `alembic merge`: only a file
     is written."""
-    command = _command(config)
+    command = alembic_internals.command_name(config)
     if command == "merge":
         return True
     return command == "revision" and not getattr(config.cmd_opts, "autogenerate", False)
-
-
-def _command(config: Config) -> str | None:
-    command = getattr(config.cmd_opts, "cmd", None)
-    return str(command[0].__name__) if command else None
 
 
 def _explicit_rev_id(config: Config) -> bool:
@@ -96,17 +97,18 @@ def _ids(script: ScriptDirectory) -> list[str]:
     return [found.revision for found in revisions.scan(script)]
 
 
-def cli_database_url() -> str:
+def cli_database_url(config: Config) -> str:
     """DATABASE_URL, else the local development database if it is running."""
-    settings = Settings.from_env()
-    if settings.database_url:
-        return settings.database_url
-    from runner import devdb
+    with _as_command_error(config):
+        settings = Settings.from_env()
+        if settings.database_url:
+            return settings.database_url
+        from runner import devdb
 
-    url = devdb.running_url(settings)
-    if url is None:
-        raise ConfigurationError(
-            "No database to connect to: set DATABASE_URL, or start the local development "
-            "database with `aurora-migrate devdb start`."
-        )
-    return url.render_as_string(hide_password=False)
+        url = devdb.running_url(settings)
+        if url is None:
+            raise ConfigurationError(
+                "No database to connect to: set DATABASE_URL, or start the local development "
+                "database with `aurora-migrate devdb start`."
+            )
+        return url.render_as_string(hide_password=False)

@@ -6,13 +6,12 @@ runs, so the bundle carries what the tests ran with. boto3 and its dependencies 
 the Lambda Python runtime provides them. Then the `runner` package (with its CA bundle), the
 Alembic project and a `manifest.json` (revisions, their sha256, arch, Python, sizes) are added.
 
-CDK's local bundling calls `build_bundle(out_dir, arch=..., python_version=...)`; so does
-`python -m runner.bundle --arch arm64 --python 3.12 --out DIR`.
+CDK's local bundling calls `build_bundle(out_dir, arch=..., python_version=...)`; so does the
+one command line for it, `aurora-migrate bundle --arch arm64 --python 3.12 --out DIR`.
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import importlib.metadata
 import json
@@ -24,15 +23,15 @@ import sys
 import tempfile
 import tomllib
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from runner.errors import BundleFailed, DuplicateRevision
+from runner.errors import BundleFailed
 from runner.logs import log_event
 from runner.revisions import check_unique
 from runner.settings import PROJECT_ROOT
@@ -332,26 +331,3 @@ def _name(requirement: str) -> str:
 
 def _canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def main(argv: Sequence[str] | None = None, stdout: IO[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runner.bundle", description=__doc__)
-    parser.add_argument("--arch", choices=sorted(ARCHES), required=True)
-    parser.add_argument("--python", dest="python_version", default="3.12")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    out = stdout or sys.stdout
-    try:
-        report = build_bundle(args.out, arch=args.arch, python_version=args.python_version)
-    except BundleFailed as exc:
-        out.write(f"FAILED: {exc.message}\n")
-        return 1
-    except DuplicateRevision as exc:
-        out.write(f"FAILED: DuplicateRevision: {exc.message}\n")
-        return 2
-    out.write(json.dumps(report.to_dict(), indent=2) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""Connections: where credentials come from, and turning driver failures into our errors.
+"""Connections: where credentials come from, and how a connection is opened.
 
 `CredentialSource` is the seam between the engine and the places a password can come from:
 a plain `DATABASE_URL` here, Secrets Manager or IAM tokens in `runner.aws`. The engine asks
@@ -10,18 +10,13 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import psycopg2
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from runner import redact
-from runner.errors import (
-    AuthenticationFailed,
-    ConfigurationError,
-    DatabaseUnavailable,
-    TlsError,
-)
+from runner.driver_errors import Failure, classify, connect_error
+from runner.errors import ConfigurationError
 from runner.session import KEEPALIVES
 from runner.settings import Settings
 
@@ -81,7 +76,11 @@ class UrlCredentials:
 
 
 def make_engine(source: CredentialSource, settings: Settings) -> Engine:
-    """An engine with no pool: a migration run opens two connections and closes them."""
+    """An engine with no pool: a migration run opens two connections and closes them.
+
+    `hide_parameters`: a failed statement's error text (and so any logged traceback) does not
+    carry its bound values (history rows, values in revisions).
+    """
     target = source.url().set(password=None)
     connect_args: dict[str, Any] = {
         "connect_timeout": settings.connect_timeout_s,
@@ -89,7 +88,9 @@ def make_engine(source: CredentialSource, settings: Settings) -> Engine:
         **KEEPALIVES,
         **source.connect_args(),
     }
-    engine = sa.create_engine(target, poolclass=NullPool, connect_args=connect_args)
+    engine = sa.create_engine(
+        target, poolclass=NullPool, connect_args=connect_args, hide_parameters=True
+    )
 
     @sa.event.listens_for(engine, "do_connect")
     def _inject_password(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> None:
@@ -102,106 +103,17 @@ def make_engine(source: CredentialSource, settings: Settings) -> Engine:
 
 
 def connect(engine: Engine, source: CredentialSource) -> Connection:
-    """Open a connection; on an authentication failure refresh the credentials once and retry."""
+    """Open a connection; on an authentication failure refresh the credentials once and retry.
+
+    Raises `AuthenticationFailed`, `TlsError` or `DatabaseUnavailable` (`runner.driver_errors`).
+    """
+    where = redact.safe_url(engine.url)
     try:
         return engine.connect()
     except sa.exc.OperationalError as exc:
-        if not _is_auth_failure(exc):
-            raise _unavailable(engine, exc) from None
-        if not source.refresh():
-            raise _auth_failed(engine, exc, refreshed=False) from None
+        if classify(exc, connecting=True) is not Failure.AUTH or not source.refresh():
+            raise connect_error(exc, where) from None
     try:
         return engine.connect()
     except sa.exc.OperationalError as exc:
-        if _is_auth_failure(exc):
-            raise _auth_failed(engine, exc, refreshed=True) from None
-        raise _unavailable(engine, exc) from None
-
-
-def is_connection_lost(exc: BaseException) -> bool:
-    """True when `exc` means the connection itself is gone (killed, restarted, network cut)."""
-    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
-        return True
-    if isinstance(exc, sa.exc.PendingRollbackError | sa.exc.ResourceClosedError):
-        return True
-    orig = getattr(exc, "orig", None) or exc
-    code = getattr(orig, "pgcode", None) or ""
-    if code.startswith(("08", "57P")):  # connection exception; operator intervention
-        return True
-    # libpq's own errors have no SQLSTATE: "server closed the connection unexpectedly", ...
-    return isinstance(orig, psycopg2.InterfaceError | psycopg2.OperationalError) and not code
-
-
-def driver_message(exc: BaseException) -> str:
-    """The driver's own words, without SQLAlchemy's wrapping (which can echo parameters)."""
-    orig = getattr(exc, "orig", None) or exc
-    return redact.scrub(str(orig).strip().splitlines()[0] if str(orig).strip() else repr(orig))
-
-
-def _is_auth_failure(exc: sa.exc.OperationalError) -> bool:
-    orig = exc.orig
-    if isinstance(orig, psycopg2.Error) and orig.pgcode in ("28P01", "28000"):
-        return True
-    text = str(orig).lower()
-    return "authentication failed" in text or "no password supplied" in text
-
-
-# libpq's words for a TLS failure -> what to check. First match wins.
-_TLS_PROBLEMS = (
-    (
-        "certificate verify failed",
-        "The server's certificate is not signed by a CA in the root certificate file "
-        "(DB_SSL_ROOT_CERT; default: the bundled Amazon RDS CAs). Check that DB_HOST is the "
-        "cluster's (or proxy's) endpoint and that the CA bundle is current.",
-    ),
-    (
-        "does not match host name",
-        "The server's certificate was issued for another host name. Connect with the endpoint "
-        "name the certificate names (the cluster or proxy endpoint, not an IP address or a "
-        "private DNS alias).",
-    ),
-    (
-        "does not support ssl",
-        "The server does not offer TLS. Enable TLS on the server, or weaken the connection "
-        "explicitly with DB_SSL_MODE (not recommended).",
-    ),
-    (
-        "root certificate file",
-        "The CA file could not be read. Check DB_SSL_ROOT_CERT.",
-    ),
-)
-
-
-def _tls_problem(exc: sa.exc.OperationalError) -> str | None:
-    text = str(exc.orig).lower()
-    return next((hint for sign, hint in _TLS_PROBLEMS if sign in text), None)
-
-
-def _unavailable(engine: Engine, exc: sa.exc.OperationalError) -> DatabaseUnavailable:
-    where = redact.safe_url(engine.url)
-    tls_hint = _tls_problem(exc)
-    if tls_hint is not None:
-        return TlsError(
-            f"TLS failed: could not connect securely to {where}: {driver_message(exc)}. "
-            + tls_hint,
-            database=where,
-        )
-    return DatabaseUnavailable(
-        f"host unreachable: could not connect to {where}: {driver_message(exc)}. "
-        "Check the host, port and network path (security groups, VPC endpoint), that the "
-        "cluster is not paused, and the TLS settings.",
-        database=where,
-    )
-
-
-def _auth_failed(
-    engine: Engine, exc: sa.exc.OperationalError, *, refreshed: bool
-) -> AuthenticationFailed:
-    where = redact.safe_url(engine.url)
-    prefix = "auth failed after refresh" if refreshed else "auth failed"
-    return AuthenticationFailed(
-        f"{prefix}: the database at {where} refused the credentials: {driver_message(exc)}. "
-        "Check the user, the password in the secret (or DATABASE_URL) and, with IAM auth, "
-        "the rds-db:connect permission.",
-        database=where,
-    )
+        raise connect_error(exc, where, refreshed=True) from None

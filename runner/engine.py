@@ -18,7 +18,6 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import Any
 
-import psycopg2.errors
 import sqlalchemy as sa
 from alembic.config import Config
 from alembic.runtime.environment import EnvironmentContext
@@ -27,14 +26,9 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
-from runner import history_table, lock, offline_sql, revisions, session
-from runner.database import (
-    CredentialSource,
-    connect,
-    driver_message,
-    is_connection_lost,
-    make_engine,
-)
+from runner import driver_errors, history_table, lock, offline_sql, revisions, session
+from runner.database import CredentialSource, connect, make_engine
+from runner.driver_errors import Failure
 from runner.errors import (
     AuroraMigrationsError,
     ConfirmationRequired,
@@ -42,13 +36,11 @@ from runner.errors import (
     HistoryWriteFailed,
     InvalidTarget,
     LockLost,
-    LockTimeout,
     MigrationFailed,
-    StatementTimeout,
 )
 from runner.logs import log_event
 from runner.redact import safe_url
-from runner.results import AppliedRevision, Request, Result
+from runner.results import AppliedRevision, Request, Result, state_label
 from runner.settings import Settings
 from runner.transaction_watch import MAX_LISTED, TransactionWatch
 
@@ -253,7 +245,7 @@ class MigrationEngine:
             return revisions.plan(self.script, direction, target, current)
         except CommandError as exc:  # Alembic's own refusal, should one slip through
             raise InvalidTarget(
-                f"Cannot {direction} to {target!r} from {_state(current)}: {exc}. "
+                f"Cannot {direction} to {target!r} from {state_label(current)}: {exc}. "
                 "Check the target with `history`.",
                 revision=target,
                 current=current,
@@ -348,16 +340,17 @@ class MigrationEngine:
                     request_id=run.request_id,
                 )
             except sa.exc.DBAPIError as exc:
-                if is_connection_lost(exc):
+                if driver_errors.classify(exc) is Failure.CONNECTION_LOST:
                     raise
+                said = driver_errors.message(exc)
                 raise HistoryWriteFailed(
                     f"Revision {planned.revision} ran, but its row in "
-                    f"{history_table.TABLE} could not be written: {driver_message(exc)}. The "
+                    f"{history_table.TABLE} could not be written: {said}. The "
                     "revision's transaction was rolled back. This is not a fault of the "
                     f"revision: check {history_table.TABLE} (its columns, triggers, "
                     "permissions) and run the command again.",
                     revision=planned.revision,
-                    database_error=driver_message(exc),
+                    database_error=said,
                 ) from None
             run.applied.append(applied)
             run.in_flight = None
@@ -394,8 +387,9 @@ class MigrationEngine:
         database, not our book-keeping, says which revisions stayed applied.
         """
         step: revisions.Step | None = run.in_flight
-        error = driver_message(exc)
-        lost = is_connection_lost(exc)
+        error = driver_errors.message(exc)
+        kind = driver_errors.classify(exc)
+        lost = kind is Failure.CONNECTION_LOST
         truth = self._read_back(run)
         name = (
             f"Revision {step.revision} ({step.description})"
@@ -410,7 +404,7 @@ class MigrationEngine:
             kept = [a.revision for a in run.applied]
         else:
             state, kept = truth
-            where = f"The database is now at {_state(state)}" + (
+            where = f"The database is now at {state_label(state)}" + (
                 f"; revisions this run applied stay applied: {', '.join(kept)}" if kept else ""
             )
         escaped = ""
@@ -442,15 +436,6 @@ class MigrationEngine:
                 "is reachable again, run the same command again.",
                 **details,
             )
-        orig = getattr(exc, "orig", None)
-        kind: type[MigrationFailed] = MigrationFailed
-        hint = "Fix the revision and run the command again."
-        if isinstance(orig, psycopg2.errors.QueryCanceled):
-            kind = StatementTimeout
-            hint = "Raise MIGRATION_STATEMENT_TIMEOUT_MS, or split the revision."
-        elif isinstance(orig, psycopg2.errors.LockNotAvailable):
-            kind = LockTimeout
-            hint = "Another session holds a table lock: retry, or raise MIGRATION_LOCK_TIMEOUT_MS."
         if step is None:
             return MigrationFailed(
                 f"{name} failed: {error}. {where}. No revision was running, so nothing of "
@@ -458,14 +443,15 @@ class MigrationEngine:
                 "on the schema or the history table, for example) and run the command again.",
                 **details,
             )
-        return kind(
+        error_type, hint = driver_errors.REVISION_FAILURES.get(kind, driver_errors.REVISION_FAILED)
+        return error_type(
             f"{name} failed and was rolled back: {error}. {where}.{escaped} {hint}",
             **details,
         )
 
     def _lock_lost(self, run: _Run, when: str) -> LockLost:
         truth = self._read_back(run)
-        state = f"The database is at {_state(truth[0])}" if truth else "The state is unknown"
+        state = f"The database is at {state_label(truth[0])}" if truth else "The state is unknown"
         return LockLost(
             f"The migration lock was no longer held {when}, so the run stopped before its next "
             f"statement (something in this session released it, e.g. pg_advisory_unlock_all() "
@@ -509,10 +495,6 @@ class MigrationEngine:
 
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
-
-
-def _state(heads: Sequence[str]) -> str:
-    return ", ".join(heads) if heads else "base (no revision applied)"
 
 
 def _summary(run: _Run, remaining: list[str], direction: str) -> str:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import hashlib
 import time
 
-import psycopg2.errors
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from runner.driver_errors import Failure, classify
 from runner.errors import LockWaitTimeout
 from runner.logs import log_event
 
@@ -46,7 +46,7 @@ def acquire(conn: Connection, *, wait_s: float) -> int:
         try:
             conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
         except sa.exc.OperationalError as exc:
-            if not isinstance(exc.orig, psycopg2.errors.LockNotAvailable):
+            if classify(exc) is not Failure.LOCK_TIMEOUT:
                 raise
             conn.rollback()
             raise LockWaitTimeout(

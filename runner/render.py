@@ -5,25 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import Console
-from rich.syntax import Syntax
 from rich.table import Table
 
-from runner.results import Result
-
-
-def _state(heads: list[str]) -> str:
-    return ", ".join(heads) if heads else "base"
+from runner.results import Result, state_label
 
 
 def result(console: Console, res: Result, *, database: str) -> None:
     console.print(f"[bold]{res.command}[/] on {database}", highlight=False)
     if res.command == "heads":
-        console.print(f"heads: {_state(res.heads)}", highlight=False)
+        console.print(f"heads: {state_label(res.heads)}", highlight=False)
         return
-    if res.before != res.after:
-        console.print(f"database: {_state(res.before)} -> {_state(res.after)}", highlight=False)
-    else:
-        console.print(f"database: {_state(res.after)}", highlight=False)
+    moved = f"{state_label(res.before)} -> " if res.before != res.after else ""
+    console.print(f"database: {moved}{state_label(res.after)}", highlight=False)
     if res.revisions is not None:
         table = Table("revision", "description", "status", "head", "applied at")
         for info in res.revisions:
@@ -41,8 +34,8 @@ def result(console: Console, res: Result, *, database: str) -> None:
         for item in res.applied:
             table.add_row(item.revision, item.description, item.direction, str(item.duration_ms))
         console.print(table)
-    if res.sql is not None:
-        console.print(Syntax(res.sql or "-- nothing to run\n", "sql", word_wrap=True))
+    if res.sql is not None:  # verbatim: a cropped or re-wrapped statement is a wrong statement
+        console.out(res.sql or "-- nothing to run\n", highlight=False, end="")
     if res.pending:
         console.print(f"pending: {', '.join(res.pending)}", highlight=False)
     if not res.complete:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 COMMANDS = ("upgrade", "downgrade", "current", "history", "heads", "sql", "stamp")
+
+
+def state_label(heads: Sequence[str]) -> str:
+    """The database's place as messages and tables say it: its head(s), or base."""
+    return ", ".join(heads) if heads else "base (no revision applied)"
 
 
 @dataclass(frozen=True)

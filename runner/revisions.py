@@ -3,8 +3,8 @@
 Validation here runs before the database is touched: two files with one revision id, an
 unknown revision, an ambiguous `head` or a malformed expression is refused with a typed
 error and nothing changes. `plan` turns a resolved expression (`runner.targets`) into the
-Alembic step objects the engine hands to `env.py`. Every use of Alembic's private API in
-this project is in this module.
+Alembic step objects the engine hands to `env.py`, made by `runner.alembic_internals` (the
+one module that touches Alembic's non-public API).
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
-from alembic.runtime.migration import MigrationContext, MigrationStep, StampStep
+from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util import to_tuple
 from sqlalchemy.engine import Connection
 
-from runner import targets
+from runner import alembic_internals, targets
 from runner.errors import DatabaseAhead, DuplicateRevision
 from runner.results import RevisionInfo
 
@@ -83,7 +83,7 @@ def scan(script: ScriptDirectory) -> list[RevisionFile]:
     """Every revision file, read one by one: unlike Alembic's map, duplicates are all kept."""
     return [
         RevisionFile(sc.revision, to_tuple(sc.down_revision, default=()), Path(sc.path), sc.doc)
-        for sc in script._load_revisions()
+        for sc in alembic_internals.revision_files(script)
     ]
 
 
@@ -128,7 +128,7 @@ def _display(path: Path) -> str:
 
 def graph(script: ScriptDirectory) -> targets.RevisionGraph:
     return targets.RevisionGraph(
-        {sc.revision: tuple(sc._normalized_down_revisions) for sc in script.walk_revisions()}
+        {sc.revision: alembic_internals.down_revisions(sc) for sc in script.walk_revisions()}
     )
 
 
@@ -163,15 +163,14 @@ def plan(script: ScriptDirectory, direction: str, expression: str, current: list
 def _revision_step(script: ScriptDirectory, rev: str, up: bool) -> Step:
     sc = script.get_revision(rev)
     assert sc is not None
-    make = MigrationStep.upgrade_from_script if up else MigrationStep.downgrade_from_script
-    after = rev if up else ",".join(sc._normalized_down_revisions) or "base"
-    return Step(rev, sc.doc, make(script.revision_map, sc), after)
+    make = alembic_internals.upgrade_step if up else alembic_internals.downgrade_step
+    after = rev if up else ",".join(alembic_internals.down_revisions(sc)) or "base"
+    return Step(rev, sc.doc, make(script, sc), after)
 
 
 def _stamp_step(script: ScriptDirectory, removed: str | None, added: str | None) -> Step:
     """One version-table move: replace `removed` by `added`, or remove, or add one row."""
-    is_upgrade, branch_move = added is not None, removed is None or added is None
-    step = StampStep(removed, added, is_upgrade, branch_move, script.revision_map)
+    step = alembic_internals.stamp_step(script, removed, added)
     if added is None:
         assert removed is not None
         return Step(removed, f"no longer recorded: {_doc(script, removed)}", step, "base")
@@ -228,7 +227,7 @@ def describe_all(
         infos.append(
             RevisionInfo(
                 revision=rev,
-                down_revision=list(sc._normalized_down_revisions),
+                down_revision=list(alembic_internals.down_revisions(sc)),
                 description=sc.doc,
                 applied=rev in applied,
                 is_head=rev in heads,

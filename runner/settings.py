@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +88,6 @@ class Settings:
     time_guard_margin_ms: int = 60_000
     alembic_config: str | None = None
     devdb_dir: str | None = None
-    explicit_ssl_mode: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         for attr, (low, high, unit) in _LIMITS.items():
@@ -111,7 +110,6 @@ class Settings:
             if raw is None or raw == "":
                 continue
             values[attr] = _convert(name, raw, types[attr])
-        values["explicit_ssl_mode"] = "DB_SSL_MODE" in env
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

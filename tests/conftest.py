@@ -2,14 +2,26 @@
 
 Set DATABASE_URL to use an existing server instead (its user must be allowed to create
 databases); otherwise the suite starts its own cluster from the PostgreSQL server binaries.
+
+Why not pytest-postgresql (`postgresql_proc`, `DatabaseJanitor`)? Its executor runs
+`pg_ctl initdb` and `pg_ctl start` as the current user, and CI runs the suite as root, which
+`initdb` refuses ("cannot be run as root"); it has no option to run the server as another
+user (upstream issues #341 and #455 were closed without one), so it would take a wrapper
+script posing as pg_ctl. It also looks for the binaries through pg_config or one configured
+path, not in /usr/lib/postgresql/*/bin as runner/localpg.py does, and would add psycopg 3 and
+an LGPL-3.0 dependency to replace the dozen lines of `Server`. So the suite keeps
+`runner.localpg.LocalCluster` (which runs the server as `postgres` when we are root), the
+same code the development database uses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
-import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -30,6 +42,14 @@ from runner.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE_TREE = Path(__file__).resolve().parent / "fixtures"
 GIVEN_URL = os.environ.get("DATABASE_URL")  # read before any test clears the environment
+# Every connection the suite opens (libpq reads PGOPTIONS; subprocesses inherit it) gets a
+# statement_timeout, so a test's own query blocked on a lock fails instead of hanging the run.
+# The runner sets its own limits on its sessions. Nothing here sets lock_timeout: the runner's
+# own setting must be what ends its lock waits (tests/locks.py bounds those).
+TEST_STATEMENT_TIMEOUT_MS = 60_000
+os.environ["PGOPTIONS"] = (
+    f"{os.environ.get('PGOPTIONS', '')} -c statement_timeout={TEST_STATEMENT_TIMEOUT_MS}".strip()
+)
 
 
 class Server:
@@ -54,20 +74,50 @@ class Server:
         engine.dispose()
 
 
+_REAPER = """
+import shutil, sys
+from pathlib import Path
+sys.stdin.read()  # EOF: the test process is gone, however it ended
+from runner.localpg import cluster_at
+cluster_at(Path(sys.argv[1])).destroy()
+shutil.rmtree(sys.argv[2], ignore_errors=True)
+"""
+
+
+@contextlib.contextmanager
+def throwaway_cluster(
+    root: Path, *, password: str, folder: Path | None = None
+) -> Iterator[LocalCluster]:
+    """A new cluster (initialised, not started) in `root`, stopped and deleted with `folder`
+    (default: `root`) when the block ends, and when the test process ends however it ends: even
+    when
+    pytest-timeout ends it with `os._exit` (no finalizer runs then): a watcher process holds
+    the read end of a pipe only this process writes to, and cleans up at its EOF."""
+    reaper = subprocess.Popen(
+        [sys.executable, "-c", _REAPER, str(root), str(folder or root)],
+        stdin=subprocess.PIPE,
+        cwd=REPO,
+        start_new_session=True,  # a Ctrl-C to pytest's process group does not stop it first
+    )
+    try:
+        cluster = cluster_at(root)
+        cluster.init(password=password)
+        yield cluster
+    finally:
+        assert reaper.stdin is not None
+        reaper.stdin.close()  # the reaper stops and deletes the cluster now
+        reaper.wait(120)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Server]:
     if GIVEN_URL:
         yield Server(sa.make_url(GIVEN_URL), None)
         return
     root = Path(tempfile.mkdtemp(prefix="aurora-test-pg-"))
-    cluster = cluster_at(root)
-    cluster.init(password="TestSuperuser-pw-3141")
-    cluster.start()
-    try:
+    with throwaway_cluster(root, password="TestSuperuser-pw-3141") as cluster:
+        cluster.start()
         yield Server(cluster.url(), cluster)
-    finally:
-        cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

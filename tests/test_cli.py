@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL
 
 from tests.conftest import write_alembic_ini
 from tests.test_engine import versions
+from tests.test_plain_alembic import alembic
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -123,6 +124,8 @@ def test_devdb_lifecycle() -> None:
         shown = cli("devdb", "url", "--show-password", env=env).stdout.strip()
         assert "***" not in shown
         assert json.loads(cli("current", "--json", env=env).stdout)["after"] == ["0017"]
+        plain = alembic("current", env=env)  # plain alembic finds the running dev database
+        assert plain.returncode == 0 and "0017 (head)" in plain.stdout, plain.stderr
         reset = cli("devdb", "reset", env=env)
         assert reset.returncode == 0
         assert json.loads(cli("current", "--json", env=env).stdout)["after"] == []

@@ -7,21 +7,20 @@ a server of their own, so they never disturb the suite's shared cluster.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from runner.errors import ConnectionLost, MigrationFailed
-from runner.localpg import LocalCluster, cluster_at
+from runner.localpg import LocalCluster
 from runner.lock import LOCK_KEY
 from runner.results import Request
-from tests.conftest import engine_for, settings_for
+from tests.conftest import engine_for, settings_for, throwaway_cluster
+from tests.locks import LockHolder
 from tests.test_engine import scalar, versions
 from tests.test_lock_loss import Background, wait_for
 
@@ -35,14 +34,9 @@ SLEEPING = (
 def own_cluster() -> Iterator[LocalCluster]:
     root = Path(tempfile.mkdtemp(prefix="aurora-restart-pg-"))
     root.chmod(0o755)
-    cluster = cluster_at(root)
-    cluster.init(password="Restart-pw-2718")
-    cluster.start()
-    try:
+    with throwaway_cluster(root, password="Restart-pw-2718") as cluster:
+        cluster.start()
         yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
@@ -124,10 +118,7 @@ def test_a_restart_while_waiting_for_the_lock_is_connection_lost(
     own_cluster: LocalCluster, own_database: URL
 ) -> None:
     engine = engine_for(settings_for(own_database, lock_wait_s=60))
-    holder = sa.create_engine(own_database)
-    with holder.connect() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
-        conn.commit()
+    with LockHolder(own_database, f"SELECT pg_advisory_lock({LOCK_KEY})"):
         run = Background(lambda: engine.run(Request("upgrade")))
         wait_for(
             lambda: scalar(
@@ -139,7 +130,6 @@ def test_a_restart_while_waiting_for_the_lock_is_connection_lost(
         )
         restart(own_cluster)
         run.join()
-    holder.dispose()
 
     error = run.error
     assert isinstance(error, ConnectionLost), repr(error)

@@ -20,6 +20,7 @@ from sqlalchemy.engine import URL
 
 from runner import bundle, handler
 from runner.alembic_support import next_revision_number
+from runner.cli import main as cli_main
 from runner.errors import DuplicateRevision, RenumberRefused
 from runner.renumber import renumber, script_directory
 from runner.results import Request
@@ -128,21 +129,17 @@ def test_plain_alembic_refuses_through_env_py(race: Path, args: list[str]) -> No
 
 
 def test_bundle_builder_refuses_before_building(
-    race: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    race: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(bundle, "PROJECT_ROOT", race)
     out = tmp_path / "out"
     with pytest.raises(DuplicateRevision):
         bundle.build_bundle(out, arch="arm64", python_version="3.12")
     assert not out.exists()
-    printed: list[str] = []
 
-    class Out:
-        def write(self, text: str) -> None:
-            printed.append(text)
-
-    assert bundle.main(["--arch", "arm64", "--out", str(out)], stdout=Out()) == 2  # type: ignore[arg-type]
-    assert "DuplicateRevision" in "".join(printed)
+    assert cli_main(["bundle", "--arch", "arm64", "--out", str(out)]) == 2
+    assert "FAILED: DuplicateRevision" in capsys.readouterr().err
+    assert not out.exists()
 
 
 # --- renumber ----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from runner.errors import (
 from runner.lock import LOCK_KEY
 from runner.results import Request
 from tests.conftest import LogCapture, engine_for, settings_for
+from tests.locks import LockHolder
 
 RESULT_KEYS = {"ok", "command", "before", "after", "applied", "pending", "duration_ms"}
 
@@ -203,26 +204,22 @@ def test_statement_timeout_is_typed(database_url: URL, tmp_path: Path) -> None:
 def test_lock_timeout_is_typed(database_url: URL, tmp_path: Path) -> None:
     engine = engine_for(settings_for(database_url, "slow", tmp_path, lock_timeout_ms=200))
     engine.run(Request("upgrade", "0001"))
-    holder = sa.create_engine(database_url)
-    with holder.connect() as conn:
-        conn.exec_driver_sql("LOCK TABLE t IN ACCESS EXCLUSIVE MODE")
-        with pytest.raises(LockTimeout) as failed:
-            engine.run(Request("upgrade"))
-        conn.rollback()
-    holder.dispose()
+    with (
+        LockHolder(database_url, "LOCK TABLE t IN ACCESS EXCLUSIVE MODE"),
+        pytest.raises(LockTimeout) as failed,
+    ):
+        engine.run(Request("upgrade"))
     assert "MIGRATION_LOCK_TIMEOUT_MS" in str(failed.value)
     assert versions(database_url) == ["0001"]
 
 
 def test_waiting_for_the_migration_lock_times_out(database_url: URL, logs: LogCapture) -> None:
     engine = engine_for(settings_for(database_url, lock_wait_s=0.3))
-    holder = sa.create_engine(database_url)
-    with holder.connect() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
-        with pytest.raises(LockWaitTimeout):
-            engine.run(Request("upgrade"))
-        conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-    holder.dispose()
+    with (
+        LockHolder(database_url, f"SELECT pg_advisory_lock({LOCK_KEY})"),
+        pytest.raises(LockWaitTimeout),
+    ):
+        engine.run(Request("upgrade"))
     assert versions(database_url) == []
     assert logs.events("lock.waiting")
 
@@ -266,3 +263,12 @@ def test_time_guard_stops_between_revisions(
     assert logs.events("time_guard.stop")[0]["next_revision"] == "0003"
     resumed = engine.run(Request("upgrade"), remaining_ms=lambda: 60_000)
     assert resumed.complete and [a.revision for a in resumed.applied] == ["0003", "0004"]
+
+
+def test_the_time_guard_margin_is_inclusive(database_url: URL, tmp_path: Path) -> None:
+    """Exactly the margin left is enough to start a revision; one millisecond less is not."""
+    engine = engine_for(settings_for(database_url, "chain", tmp_path, time_guard_margin_ms=1000))
+    budget = iter([1000, 999])
+    result = engine.run(Request("upgrade"), remaining_ms=lambda: next(budget))
+    assert [a.revision for a in result.applied] == ["0001"], "started with exactly the margin"
+    assert result.complete is False and versions(database_url) == ["0001"]

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from runner import errors, handler
@@ -125,6 +124,7 @@ def test_unreachable_database_is_typed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_sql_engine_url_is_never_in_results(lambda_env: URL) -> None:
+    password = lambda_env.password
+    assert isinstance(password, str) and len(password) >= 8, "a real password to look for"
     result = handler.handler({"command": "current"}, LambdaContext())
-    assert str(lambda_env.password) not in json.dumps(result)
-    assert sa.make_url(str(lambda_env)).password is not None
+    assert password not in json.dumps(result)

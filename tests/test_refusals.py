@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from runner.cli import main
@@ -12,6 +11,7 @@ from runner.lock import LOCK_KEY
 from runner.results import Request
 from runner.settings import Settings
 from tests.conftest import engine_for, settings_for
+from tests.locks import LockHolder
 from tests.test_engine import versions
 from tests.test_lock_loss import execute
 
@@ -19,17 +19,11 @@ from tests.test_lock_loss import execute
 def test_a_wrong_confirm_is_refused_without_waiting_for_the_lock(database_url: URL) -> None:
     engine = engine_for(settings_for(database_url, lock_wait_s=5))
     engine.run(Request("upgrade"))
-    holder = sa.create_engine(database_url)
-    with holder.connect() as conn:
-        conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
-        conn.commit()
-        try:
-            with pytest.raises(ConfirmationRequired) as refused:
-                engine.run(Request("downgrade", "base", confirm="0016"))
-        finally:
-            conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-            conn.commit()
-    holder.dispose()
+    with (
+        LockHolder(database_url, f"SELECT pg_advisory_lock({LOCK_KEY})"),
+        pytest.raises(ConfirmationRequired) as refused,
+    ):
+        engine.run(Request("downgrade", "base", confirm="0016"))
     assert "'0017'" in refused.value.message
     assert versions(database_url) == ["0017"]
 

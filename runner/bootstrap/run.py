@@ -22,15 +22,13 @@ import psycopg2.extensions
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection
 
-from runner import lock, redact, session
+from runner import driver_errors, lock, redact, session
 from runner.bootstrap import script
 from runner.bootstrap.options import BootstrapOptions
 from runner.bootstrap.result import BootstrapResult, parse_notices
 from runner.database import (
     CredentialSource,
     connect,
-    driver_message,
-    is_connection_lost,
     make_engine,
 )
 from runner.errors import (
@@ -275,9 +273,12 @@ _HINTS = (
 
 
 def _failed(options: BootstrapOptions, phase: str, exc: BaseException) -> BootstrapFailed:
-    error = driver_message(exc)
+    error = driver_errors.message(exc)
     orig = getattr(exc, "orig", None) or exc
-    if phase == "committing" and is_connection_lost(exc):
+    if (
+        phase == "committing"
+        and driver_errors.classify(exc) is driver_errors.Failure.CONNECTION_LOST
+    ):
         outcome = (
             "The connection was lost while committing, so the outcome is unknown: run the "
             "command again, which finishes the job or reports that everything is in place."

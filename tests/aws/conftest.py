@@ -15,12 +15,12 @@ import os
 import platform
 import pwd
 import secrets
-import shutil
+import subprocess
 import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +30,9 @@ import sqlalchemy as sa
 import trustme
 from moto.server import ThreadedMotoServer
 
-from runner.bundle import BundleReport, build_bundle
-from runner.localpg import SERVER_USER, LocalCluster, cluster_at
-from tests.conftest import Server
+from runner.bundle import BundleReport
+from runner.localpg import SERVER_USER, LocalCluster
+from tests.conftest import Server, throwaway_cluster
 
 REGION = "us-east-1"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -135,8 +135,11 @@ host    all  all       127.0.0.1/32  scram-sha-256
 def tls_pg() -> Iterator[TlsCluster]:
     root = Path(tempfile.mkdtemp(prefix="aurora-test-tls-"))
     root.chmod(0o755)  # the server (user postgres, when we are root) must reach its folder
-    cluster = cluster_at(root / "pg")
-    cluster.init(password="TlsSuperuser-pw-2718")
+    with throwaway_cluster(root / "pg", password="TlsSuperuser-pw-2718", folder=root) as cluster:
+        yield _start_with_tls(root, cluster)
+
+
+def _start_with_tls(root: Path, cluster: LocalCluster) -> TlsCluster:
     ca, other_ca = trustme.CA(), trustme.CA()
     leaf = ca.issue_cert("localhost")
     files = {
@@ -159,11 +162,7 @@ def tls_pg() -> Iterator[TlsCluster]:
     )
     server = Server(cluster.url(), cluster)
     _admin(server, "CREATE ROLE rds_iam NOLOGIN")
-    try:
-        yield TlsCluster(server, cluster, ca_file, other_ca_file)
-    finally:
-        cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
+    return TlsCluster(server, cluster, ca_file, other_ca_file)
 
 
 def _server_file(path: Path, content: bytes) -> None:
@@ -244,12 +243,27 @@ def local_arch() -> str:
 
 
 @pytest.fixture(scope="session")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> BundleReport:
-    """The real bundle, built once per session for this machine's arch and Python.
+def bundle_command(tmp_path_factory: pytest.TempPathFactory) -> subprocess.CompletedProcess[str]:
+    """`aurora-migrate bundle --json`, run once per session for this machine's arch and Python:
+    the documented command builds the bundle every test here uses.
 
     pip fetches the wheels from the package index (set PIP_INDEX_URL / PIP_FIND_LINKS to build
     offline); this interpreter's version is used so that the native wheels load here.
     """
     out = tmp_path_factory.mktemp("bundle") / "task"
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    return build_bundle(out, arch=local_arch(), python_version=version)
+    command = [str(Path(sys.executable).parent / "aurora-migrate"), "bundle", "--json"]
+    return subprocess.run(
+        [*command, "--arch", local_arch(), "--python", version, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+@pytest.fixture(scope="session")
+def bundle(bundle_command: subprocess.CompletedProcess[str]) -> BundleReport:
+    """The report of the session's bundle, read back from the command's JSON output."""
+    assert bundle_command.returncode == 0, bundle_command.stderr
+    data = json.loads(bundle_command.stdout)
+    return BundleReport(**{f.name: data[f.name] for f in fields(BundleReport) if f.init})

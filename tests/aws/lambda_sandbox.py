@@ -55,18 +55,27 @@ class LambdaFunction:
     """One execution environment: a runtime process and the Runtime API it polls.
 
     `with LambdaFunction(bundle, site, env, logs_dir) as fn: fn.invoke(event, timeout_ms=...)`;
-    `fn.output()` is everything the process wrote to stdout and stderr.
+    `fn.output()` is everything the process wrote to stdout and stderr. As in Lambda, a run
+    that overruns its deadline has its process killed (`killed` lists their exit codes), and
+    the next invocation starts a fresh process: a cold start.
     """
 
     def __init__(self, bundle: Path, site: Path, env: dict[str, str], logs_dir: Path) -> None:
         self.bundle, self.site, self.extra_env = bundle, site, env
         self.stdout_path, self.stderr_path = logs_dir / "stdout.log", logs_dir / "stderr.log"
-        self.api = RuntimeApi()
+        self.api = RuntimeApi(on_timeout=self._kill)
         self.process: subprocess.Popen[bytes] | None = None
+        self.killed: list[int] = []  # exit codes of processes ended at a deadline
+        self._ended_at_deadline = False
         self._files: list[IO[bytes]] = []
 
     def __enter__(self) -> LambdaFunction:
         self.api.__enter__()
+        self._files = [self.stdout_path.open("ab"), self.stderr_path.open("ab")]
+        self._start()
+        return self
+
+    def _start(self) -> None:
         env = {
             "PATH": "/usr/bin:/bin",
             "HOME": str(self.stdout_path.parent),
@@ -80,7 +89,6 @@ class LambdaFunction:
             "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
             **self.extra_env,
         }
-        self._files = [self.stdout_path.open("wb"), self.stderr_path.open("wb")]
         self.process = subprocess.Popen(
             [sys.executable, "-S", "-m", "awslambdaric", HANDLER],
             cwd=self.bundle,
@@ -89,13 +97,22 @@ class LambdaFunction:
             stdout=self._files[0],
             stderr=self._files[1],
         )
-        return self
+
+    def _kill(self) -> None:
+        """The deadline passed: end the environment at once, as Lambda does (SIGKILL)."""
+        assert self.process is not None
+        self.process.kill()
+        self.killed.append(self.process.wait())
+        self._ended_at_deadline = True
 
     def invoke(self, event: Any, *, timeout_ms: int = 900_000) -> Outcome:
         """Invoke with `timeout_ms` left (default: 15 minutes, the Lambda maximum)."""
         assert self.process is not None
         if self.process.poll() is not None:
-            raise RuntimeError(f"the runtime process exited: {self.output()}")
+            if not self._ended_at_deadline:
+                raise RuntimeError(f"the runtime process exited: {self.output()}")
+            self._ended_at_deadline = False
+            self._start()  # killed at a deadline: the next invocation gets a new environment
         return self.api.invoke(event, timeout_ms=timeout_ms)
 
     def output(self) -> str:

@@ -4,7 +4,10 @@
 `GET /2018-06-01/runtime/invocation/next`, calls the handler, and posts the result to
 `.../invocation/{id}/response` or `.../invocation/{id}/error`; a failure while importing the
 handler goes to `.../init/error`. `invoke()` queues an event and waits for that answer. The
-deadline header is a real epoch time, so `context.get_remaining_time_in_millis()` is real.
+deadline header is a real epoch time, so `context.get_remaining_time_in_millis()` is real, and
+it is enforced as Lambda does: an invocation with no answer at its deadline fails with
+`Sandbox.Timedout`, `on_timeout` is called (the function kills its process) and an answer
+posted after that is refused.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -22,6 +26,7 @@ from typing import Any
 PREFIX = "/2018-06-01/runtime"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:aurora-migrations"
 ANSWERS = ("response", "error")
+TIMED_OUT = "Sandbox.Timedout"
 
 
 def _trace_id() -> str:
@@ -35,6 +40,7 @@ class Invocation:
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     done: threading.Event = field(default_factory=threading.Event)
     outcome: Outcome | None = None
+    deadline_ms: int | None = None  # epoch ms, set when the runtime receives the invocation
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,7 @@ class Outcome:
     ok: bool
     body: Any
     error_header: str | None = None
+    timed_out: bool = False  # the deadline passed first; the stand-in ended the run
 
     @property
     def error_type(self) -> str | None:
@@ -55,9 +62,12 @@ class RuntimeApi:
     """`with RuntimeApi() as api:` serves on 127.0.0.1; `api.address` goes in
     AWS_LAMBDA_RUNTIME_API, `api.invoke(event, timeout_ms=...)` returns the `Outcome`."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_timeout: Callable[[], None] | None = None) -> None:
         self._pending: queue.Queue[Invocation] = queue.Queue()
         self._by_id: dict[str, Invocation] = {}
+        self._answer_lock = threading.Lock()
+        self._on_timeout = on_timeout
+        self.late_answers: list[str] = []  # request ids answered after their deadline
         self._stopping = threading.Event()
         self.init_error: dict[str, Any] | None = None
         self.init_failed = threading.Event()
@@ -85,13 +95,40 @@ class RuntimeApi:
         self._by_id[invocation.request_id] = invocation
         self._pending.put(invocation)
         deadline = time.monotonic() + wait_s
-        while not invocation.done.wait(0.1):
+        while not invocation.done.wait(0.05):
             if self.init_failed.is_set():
                 raise RuntimeError(f"the function failed to initialise: {self.init_error}")
+            if self._overran(invocation):
+                return self._time_out(invocation)
             if time.monotonic() > deadline:
                 raise TimeoutError(f"no answer to invocation {invocation.request_id}")
         assert invocation.outcome is not None
         return invocation.outcome
+
+    @staticmethod
+    def _overran(invocation: Invocation) -> bool:
+        return invocation.deadline_ms is not None and time.time() * 1000 >= invocation.deadline_ms
+
+    def _time_out(self, invocation: Invocation) -> Outcome:
+        """What Lambda does at the deadline: the invoke fails and the environment is ended."""
+        seconds = invocation.timeout_ms / 1000
+        outcome = Outcome(
+            invocation.request_id,
+            ok=False,
+            body={
+                "errorType": TIMED_OUT,
+                "errorMessage": f"RequestId: {invocation.request_id} Error: Task timed out "
+                f"after {seconds:.2f} seconds",
+            },
+            error_header=TIMED_OUT,
+            timed_out=True,
+        )
+        if not self._finish(invocation.request_id, outcome):
+            assert invocation.outcome is not None  # the answer won the race by a hair
+            return invocation.outcome
+        if self._on_timeout is not None:
+            self._on_timeout()
+        return outcome
 
     # --- the HTTP side -------------------------------------------------------------------------
 
@@ -104,10 +141,15 @@ class RuntimeApi:
         return None
 
     def _finish(self, request_id: str, outcome: Outcome) -> bool:
+        """Record the first outcome of an invocation; False if unknown or already decided."""
         invocation = self._by_id.get(request_id)
         if invocation is None:
             return False
-        invocation.outcome = outcome
+        with self._answer_lock:
+            if invocation.outcome is not None:
+                self.late_answers.append(request_id)
+                return False
+            invocation.outcome = outcome
         invocation.done.set()
         return True
 
@@ -131,6 +173,7 @@ class RuntimeApi:
                     self.close_connection = True  # shutting down; the client is gone
                     return
                 deadline_ms = int(time.time() * 1000) + invocation.timeout_ms
+                invocation.deadline_ms = deadline_ms
                 self._reply(
                     200,
                     invocation.event,
@@ -154,6 +197,11 @@ class RuntimeApi:
                     self._reply(202, {"status": "OK"})
                     return
                 if len(parts) == 3 and parts[0] == "invocation" and parts[2] in ANSWERS:
+                    late = api._by_id.get(parts[1])
+                    if late is not None and api._overran(late):  # Lambda has ended it already
+                        api.late_answers.append(parts[1])
+                        self._reply(410, {"errorMessage": "the invocation timed out"})
+                        return
                     ok = parts[2] == "response"
                     outcome = Outcome(parts[1], ok, body, None if ok else error_header)
                     found = api._finish(parts[1], outcome)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,6 @@ from runner.bundle import (
     BundleReport,
     build_bundle,
     has_debug_info,
-    main,
     pip_platforms,
     runtime_requirements,
 )
@@ -112,15 +112,39 @@ def test_bad_arguments_are_refused(tmp_path: Path, arch: str, python: str, says:
         build_bundle(tmp_path / "out", arch=arch, python_version=python)
 
 
+def test_the_bundle_command_reports_what_it_built(
+    bundle_command: subprocess.CompletedProcess[str], bundle: BundleReport
+) -> None:
+    """`aurora-migrate bundle --json` (the run that built the session's bundle): exit 0, and a
+    report that agrees with the folder and its manifest."""
+    report = json.loads(bundle_command.stdout)
+    root = Path(bundle.out_dir)
+    data = manifest(bundle)
+
+    assert bundle_command.returncode == 0
+    assert (report["arch"], report["python_version"]) == (data["arch"], data["python_version"])
+    assert report["revisions"] == data["revisions"] and report["heads"] == data["heads"]
+    assert report["dependencies"] == data["dependencies"]
+    assert report["files"] == sum(1 for p in root.rglob("*") if p.is_file())
+    assert report["within_budget"] is True and report["zipped_mb"] > 0
+    logged = [json.loads(line) for line in bundle_command.stderr.splitlines() if line[:1] == "{"]
+    assert "bundle.built" in {line.get("event") for line in logged}
+
+
 def test_a_non_empty_output_folder_is_refused_from_the_command_line(tmp_path: Path) -> None:
     (tmp_path / "stale.py").write_text("")
-    out = io.StringIO()
 
-    code = main(["--arch", "arm64", "--python", "3.12", "--out", str(tmp_path)], stdout=out)
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "aurora-migrate"), "bundle", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
-    assert code == 1
-    assert out.getvalue().startswith("FAILED:")
-    assert "not an empty folder" in out.getvalue()
+    assert done.returncode == 1
+    assert "FAILED: BundleFailed:" in done.stderr
+    assert "not an empty folder" in done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["stale.py"]
 
 
 def test_native_modules_lose_their_debug_info_but_still_load(bundle: BundleReport) -> None:

@@ -116,9 +116,7 @@ def test_a_user_the_database_does_not_let_in_by_iam_fails_as_auth_failed(
 
 @pytest.mark.parametrize("mode", ["disable", "allow", "prefer"])
 def test_iam_refuses_an_sslmode_weaker_than_require(mode: str, rds_client: Any) -> None:
-    settings = Settings(
-        iam_auth=True, db_host="h", db_name="d", db_user="u", ssl_mode=mode, explicit_ssl_mode=True
-    )
+    settings = Settings(iam_auth=True, db_host="h", db_name="d", db_user="u", ssl_mode=mode)
 
     with pytest.raises(ConfigurationError) as caught:
         aws_credential_source(settings, rds_client=rds_client)

@@ -9,6 +9,7 @@ that requires verified TLS.
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ import pytest
 from runner.bundle import BundleReport
 from tests.aws.conftest import FIXTURES, Aws, TlsDatabase
 from tests.aws.lambda_sandbox import LambdaFunction, copy_runtime_site
+from tests.aws.runtime_api import TIMED_OUT
 
 UPGRADE = {"command": "upgrade", "revision": "head"}
 MakeFunction = Callable[..., LambdaFunction]
@@ -149,6 +151,28 @@ def test_the_time_guard_stops_between_revisions_and_the_next_invocation_continue
     assert [a["revision"] for a in second.body["applied"]] == ["0002"]
     assert second.body["complete"] is True
     assert '"event":"time_guard.stop"' in function.output().replace(" ", "")
+
+
+def test_a_run_that_overruns_its_deadline_is_killed_and_the_next_invocation_finishes(
+    make_function: MakeFunction, tls_db: TlsDatabase
+) -> None:
+    """With the time guard off, revision 0001 (3 s) overruns a 1.5 s budget. As in Lambda the
+    invoke fails with Sandbox.Timedout and the environment is killed mid-revision: the server
+    rolls the revision back and drops the lock with the connection, so the next invocation
+    (a cold start) applies every revision, once."""
+    function = make_function(ALEMBIC_CONFIG=tree("slow"), MIGRATION_TIME_GUARD_MARGIN_MS="0")
+    assert function.invoke({"command": "heads"}).ok  # warm: the next run starts at once
+
+    overrun = function.invoke(UPGRADE, timeout_ms=1_500)
+    again = function.invoke(UPGRADE, timeout_ms=120_000)
+
+    assert overrun.timed_out and overrun.error_type == TIMED_OUT, overrun
+    assert "Task timed out after 1.50 seconds" in overrun.body["errorMessage"]
+    assert function.killed == [-signal.SIGKILL], "the overrunning process was killed"
+    assert again.ok, again.body
+    assert [a["revision"] for a in again.body["applied"]] == ["0001", "0002"]
+    assert again.body["before"] == [], "nothing of the killed run stayed applied"
+    assert tls_db.password not in function.output()
 
 
 def test_an_unreadable_secret_is_a_secret_unreadable_function_error(

