@@ -39,7 +39,7 @@ def test_an_unexpected_exception_is_an_internal_error(
 
     assert type(caught.value) is errors.InternalError
     assert caught.value.message.startswith("Unexpected KeyError: 'batch_size'.")
-    assert "the logs have the details" in caught.value.message
+    assert "the logs have the (scrubbed) traceback" in caught.value.message
     assert caught.value.to_dict()["errorType"] == "InternalError"
     crashed = logs.events("run.crashed")
     assert crashed and "KeyError" in crashed[0]["exception"], "the traceback is logged"
