@@ -71,7 +71,8 @@ REVISION_FAILURES: dict[Failure, tuple[type[MigrationFailed], str]] = {
     ),
     Failure.LOCK_TIMEOUT: (
         LockTimeout,
-        "Another session holds a table lock: retry, or raise MIGRATION_LOCK_TIMEOUT_MS.",
+        "Another session holds a lock on the table: let it finish (or end it) and run the "
+        "command again, or raise MIGRATION_LOCK_RETRIES / MIGRATION_LOCK_TIMEOUT_MS.",
     ),
 }
 REVISION_FAILED = (MigrationFailed, "Fix the revision and run the command again.")

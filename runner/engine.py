@@ -10,7 +10,9 @@ long as the work (`runner.lock`). The engine hands that connection to `env.py` t
 from __future__ import annotations
 
 import io
+import itertools
 import logging
+import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +29,7 @@ from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
 from runner import driver_errors, history_table, lock, offline_sql, revisions, session
+from runner.blockers import BlockerWatch
 from runner.database import CredentialSource, connect, make_engine
 from runner.driver_errors import Failure
 from runner.errors import (
@@ -63,6 +66,8 @@ class _Run:
     stopped_early: bool = False
     phase: str = "starting"
     watch: TransactionWatch | None = None
+    blockers: BlockerWatch | None = None
+    retries: list[dict[str, Any]] = field(default_factory=list)
 
 
 class MigrationEngine:
@@ -195,6 +200,7 @@ class MigrationEngine:
                 run.phase = "preparing the session"
                 session.apply(conn, self.settings)
                 conn.commit()
+                run.blockers = self._blocker_watch(conn)
                 if direction != "up":  # refuse a wrong confirm at once, not after the lock wait
                     run.phase = "reading the current revision"
                     self._check_confirm(run.request, revisions.current_heads(conn))
@@ -268,6 +274,64 @@ class MigrationEngine:
     def _apply(
         self, run: _Run, conn: Connection, steps: Sequence[revisions.Step], direction: str
     ) -> None:
+        """Run the steps; a revision that hit `lock_timeout` is tried again, from that revision."""
+        remaining = list(steps)
+        for attempt in itertools.count(1):
+            try:
+                self._run_steps(run, conn, remaining, direction)
+                return
+            except Exception as exc:
+                step: revisions.Step | None = run.in_flight
+                if step is None or not self._retry_after_lock_timeout(run, conn, exc, attempt):
+                    raise
+                remaining = remaining[remaining.index(step) :]
+                run.in_flight = None
+
+    def _retry_after_lock_timeout(
+        self, run: _Run, conn: Connection, exc: Exception, attempt: int
+    ) -> bool:
+        """Wait and return True when the failed revision may simply be tried again.
+
+        Only a lock timeout, only while the revision's work all rolled back (nothing escaped
+        its transaction), at most MIGRATION_LOCK_RETRIES times, with exponential backoff and
+        jitter capped at MIGRATION_LOCK_RETRY_MAX_SECONDS, and never past the time guard.
+        """
+        step: revisions.Step = run.in_flight
+        blockers = run.blockers.blockers if run.blockers else []
+        run.retries.append(
+            {
+                "revision": step.revision,
+                "attempt": attempt,
+                "database_error": driver_errors.message(exc),
+                "blockers": [b.describe() for b in blockers],
+            }
+        )
+        if driver_errors.classify(exc) is not Failure.LOCK_TIMEOUT:
+            return False
+        if (run.watch and run.watch.escaped) or attempt > self.settings.lock_retries:
+            return False
+        delay_s = min(self.settings.lock_retry_max_s, 0.5 * 2 ** (attempt - 1))
+        delay_s *= random.uniform(0.5, 1.0)
+        if run.remaining_ms is not None:
+            left = run.remaining_ms() - int(delay_s * 1000)
+            if left < self.settings.time_guard_margin_ms:
+                return False
+        conn.rollback()
+        log_event(
+            "step.retry",
+            level=logging.WARNING,
+            revision=step.revision,
+            attempt=attempt,
+            retries=self.settings.lock_retries,
+            delay_ms=int(delay_s * 1000),
+            blockers=[b.describe() for b in blockers],
+        )
+        time.sleep(delay_s)
+        return True
+
+    def _run_steps(
+        self, run: _Run, conn: Connection, steps: Sequence[revisions.Step], direction: str
+    ) -> None:
         config = self._config(connection=conn)
         config.attributes["on_version_apply"] = [self._recorder(run, direction)]
         watch = run.watch = TransactionWatch(conn)
@@ -282,6 +346,8 @@ class MigrationEngine:
                 run.phase = "applying"
                 log_event("step.start", revision=step.revision, direction=direction)
                 watch.start()
+                if run.blockers:
+                    run.blockers.start()
                 yield step.step
             self._between_steps(run, conn)
             run.in_flight = None
@@ -291,6 +357,15 @@ class MigrationEngine:
                 self.script.run_env()
         finally:
             watch.close()
+            if run.blockers:
+                run.blockers.stop()
+
+    def _blocker_watch(self, conn: Connection) -> BlockerWatch | None:
+        """A watch for sessions blocking this connection, looking twice per lock_timeout."""
+        if self.settings.lock_timeout_ms <= 0:
+            return None
+        pid = conn.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+        return BlockerWatch(self._connection, pid, self.settings.lock_timeout_ms / 2000)
 
     def _between_steps(self, run: _Run, conn: Connection) -> None:
         """Before each revision and after the last: settle the record, check the lock.
@@ -314,6 +389,8 @@ class MigrationEngine:
             watch = run.watch
             assert watch is not None
             watch.stop()
+            if run.blockers:
+                run.blockers.stop()
             planned: revisions.Step = run.in_flight
             duration = _ms_since(run.step_started)
             applied = AppliedRevision(planned.revision, planned.description, direction, duration)
@@ -444,8 +521,19 @@ class MigrationEngine:
                 **details,
             )
         error_type, hint = driver_errors.REVISION_FAILURES.get(kind, driver_errors.REVISION_FAILED)
+        tried = ""
+        if kind is Failure.LOCK_TIMEOUT:
+            tries = [r for r in run.retries if r["revision"] == step.revision]
+            blockers: list[str] = next(
+                (r["blockers"] for r in reversed(tries) if r["blockers"]), []
+            )
+            tried = f" It was tried {len(tries)} time(s) (MIGRATION_LOCK_RETRIES)." + (
+                f" The lock was held by {'; '.join(blockers)}." if blockers else ""
+            )
+            details["attempts"] = len(tries)
+            details["blockers"] = blockers or None
         return error_type(
-            f"{name} failed and was rolled back: {error}. {where}.{escaped} {hint}",
+            f"{name} failed and was rolled back: {error}.{tried} {where}.{escaped} {hint}",
             **details,
         )
 

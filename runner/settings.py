@@ -35,8 +35,18 @@ ENVIRONMENT: dict[str, tuple[str, Any, str]] = {
     ),
     "MIGRATION_LOCK_TIMEOUT_MS": (
         "lock_timeout_ms",
-        10_000,
+        3_000,
         "PostgreSQL lock_timeout for migration statements (0 = none).",
+    ),
+    "MIGRATION_LOCK_RETRIES": (
+        "lock_retries",
+        3,
+        "How often a revision that hit lock_timeout is retried, with backoff and jitter.",
+    ),
+    "MIGRATION_LOCK_RETRY_MAX_SECONDS": (
+        "lock_retry_max_s",
+        30,
+        "The longest pause between two tries of a revision that hit lock_timeout.",
     ),
     "MIGRATION_STATEMENT_TIMEOUT_MS": (
         "statement_timeout_ms",
@@ -60,6 +70,8 @@ _LIMITS: dict[str, tuple[float, float, str]] = {
     "lock_wait_s": (0.001, _PG_MS_MAX / 1000, " seconds"),
     "lock_timeout_ms": (0, _PG_MS_MAX, " ms (0 = none)"),
     "statement_timeout_ms": (0, _PG_MS_MAX, " ms (0 = none)"),
+    "lock_retries": (0, 100, " tries"),
+    "lock_retry_max_s": (0, 900, " seconds"),
     "time_guard_margin_ms": (0, 15 * 60 * 1000, " ms"),
 }
 _VARIABLE = {attr: name for name, (attr, _default, _help) in ENVIRONMENT.items()}
@@ -83,7 +95,9 @@ class Settings:
     ssl_root_cert: str | None = None
     connect_timeout_s: int = 10
     lock_wait_s: float = 120
-    lock_timeout_ms: int = 10_000
+    lock_timeout_ms: int = 3_000
+    lock_retries: int = 3
+    lock_retry_max_s: float = 30
     statement_timeout_ms: int = 300_000
     time_guard_margin_ms: int = 60_000
     alembic_config: str | None = None
