@@ -24,10 +24,11 @@ from typing import IO, Any
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
+from runner import contract
 from runner.redact import LINE_LIMIT, cap, scrub, scrub_data
 
 LOGGER_NAME = "aurora_migrations"
-SERVICE = "aurora-migrations"
+SERVICE = contract.SERVICE_NAME
 # Log request and response bodies, signatures and connection details below WARNING.
 AWS_SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 log = logging.getLogger(LOGGER_NAME)

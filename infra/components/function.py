@@ -27,10 +27,10 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra import contract
 from infra.checkov_skips import skip_check
 from infra.components.alarm_topic import AlarmTopic
 from infra.nag import acknowledge
+from runner import contract
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -214,7 +214,7 @@ class MigrationsFunction(Construct):
             environment={
                 contract.ENV_POWERTOOLS_SERVICE_NAME: contract.SERVICE_NAME,
                 contract.ENV_POWERTOOLS_METRICS_NAMESPACE: contract.METRICS_NAMESPACE,
-                contract.ENV_TIME_GUARD_MARGIN_MS: str(margin_ms),
+                contract.ENV_MIGRATION_TIME_GUARD_MARGIN_MS: str(margin_ms),
                 **environment,
             },
         )

@@ -14,7 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from infra import contract
+from runner import contract
 
 PERIOD = cdk.Duration.minutes(5)
 DEFAULT_DURATION_ALARM_RATIO = 0.8

@@ -13,7 +13,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra import contract
 from infra.bundling import runner_code
 from infra.components.alarm_topic import AlarmTopic
 from infra.components.function import (
@@ -27,6 +26,10 @@ from infra.components.invoke_trail import InvokeTrail
 from infra.components.monitoring import MigrationsMonitoring
 from infra.components.network import RunnerNetworkAccess, SecretsManagerRoute
 from infra.components.permissions import IamDatabaseAuth, RunnerPermissions
+from runner import contract
+
+# Set explicitly, not left to the runner's default: the stack promises verified TLS.
+SSL_MODE = "verify-full"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,12 +91,12 @@ class MigrationsRunnerProps:
 def database_environment(props: MigrationsRunnerProps) -> dict[str, str]:
     """The runner's connection settings (see runner/settings.py)."""
     environment = {
-        contract.ENV_SSL_MODE: contract.SSL_MODE,
-        contract.ENV_IAM_AUTH: "true" if props.iam_auth else "false",
+        contract.ENV_DB_SSL_MODE: SSL_MODE,
+        contract.ENV_DB_IAM_AUTH: "true" if props.iam_auth else "false",
         contract.ENV_DB_PORT: str(props.database_port),
     }
     if props.database_secret is not None:
-        environment[contract.ENV_SECRET_ARN] = props.database_secret.secret_arn
+        environment[contract.ENV_DB_SECRET_ARN] = props.database_secret.secret_arn
     if props.database_host:
         environment[contract.ENV_DB_HOST] = props.database_host
     if props.database_name:
@@ -142,7 +145,7 @@ class MigrationsRunnerStack(cdk.Stack):
         )
         environment = database_environment(props)
         if self.network.endpoint_url is not None:
-            environment[contract.ENV_SECRETS_MANAGER_ENDPOINT_URL] = self.network.endpoint_url
+            environment[contract.ENV_AWS_ENDPOINT_URL_SECRETS_MANAGER] = self.network.endpoint_url
         self.alarm_topic = AlarmTopic(
             self,
             "Alarms",
