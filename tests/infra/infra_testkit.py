@@ -72,7 +72,8 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "existingDatabase": {"staging": EXISTING_WITH_SECRET},
         "codeSigningProfileArn": SIGNING_PROFILE,
     },
-    # A VPC that already has a Secrets Manager endpoint, given as a JSON string on the CLI.
+    # A VPC that already has a Secrets Manager endpoint, given as a JSON string on the CLI,
+    # and a secret without "dbname" (as RDS attaches them), so the database is named here.
     "dev-existing-endpoint": {
         "env": "dev",
         "existingDatabase": json.dumps(
@@ -80,6 +81,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
                 "dev": {
                     **EXISTING_NETWORK,
                     "databaseSecretArn": SECRET_ARN,
+                    "databaseName": "app",
                     "createSecretsManagerEndpoint": False,
                     "secretsManagerEndpointSecurityGroupId": ENDPOINT_SG_ID,
                 }
