@@ -190,7 +190,7 @@ def test_dashboard_shows_invocations_errors_duration_and_runner_metrics(
     for name in ("Invocations", "Errors", "Duration", "Throttles", "AsyncEventsDropped"):
         assert ("AWS/Lambda", name, lambda_dims) in graphed, name
     runner_dims = ("service", "aurora-migrations")
-    for name in ("RevisionsApplied", "MigrationFailures", "LockWaitMs"):
+    for name in ("RevisionsApplied", "MigrationFailures", "RequestsRefused", "LockWaitMs"):
         assert ("AuroraMigrations", name, runner_dims) in graphed, name
     texts = [w["properties"]["markdown"] for w in widgets if w["type"] == "text"]
     assert any(text.startswith("# Migration status") for text in texts)
