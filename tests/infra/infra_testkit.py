@@ -154,6 +154,15 @@ def iter_policy_statements(template: Template) -> Iterator[dict[str, Any]]:
             yield from inline["PolicyDocument"]["Statement"]
 
 
+def dashboard_widgets(template: Template) -> list[dict[str, Any]]:
+    """The (one) dashboard's body as JSON, with CloudFormation tokens (the region) blanked out."""
+    body = only_resource(template, "AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"]
+    if isinstance(body, dict):
+        body = "".join(part if isinstance(part, str) else "TOKEN" for part in body["Fn::Join"][1])
+    widgets: list[dict[str, Any]] = json.loads(body)["widgets"]
+    return widgets
+
+
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 

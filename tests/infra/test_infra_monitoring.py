@@ -3,14 +3,11 @@ the encrypted topic they notify, and the dashboard."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
-from infra_testkit import logical_id_of, nag_findings, new_stack, resources_of
+from infra_testkit import dashboard_widgets, logical_id_of, nag_findings, new_stack, resources_of
 
 from infra.components.alarm_topic import AlarmTopic
 from infra.components.monitoring import MigrationsMonitoring
@@ -162,15 +159,6 @@ def test_cloudwatch_may_publish_and_use_the_key_only_for_this_accounts_alarms(
             "Condition": ALARMS_OF_THIS_ACCOUNT,
         }
     ]
-
-
-def dashboard_widgets(template: Template) -> list[dict[str, Any]]:
-    """The dashboard body as JSON, with CloudFormation tokens (the region) blanked out."""
-    body = resources_of(template, "AWS::CloudWatch::Dashboard")[0]["Properties"]["DashboardBody"]
-    if isinstance(body, dict):
-        body = "".join(part if isinstance(part, str) else "TOKEN" for part in body["Fn::Join"][1])
-    widgets: list[dict[str, Any]] = json.loads(body)["widgets"]
-    return widgets
 
 
 def test_dashboard_shows_invocations_errors_duration_and_runner_metrics(
