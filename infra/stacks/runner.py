@@ -109,8 +109,10 @@ def database_environment(props: MigrationsRunnerProps) -> dict[str, str]:
 class MigrationsRunnerStack(cdk.Stack):
     """Network access, the function, its permissions and its monitoring, wired together.
 
-    `props` may be a callable that receives this stack and returns the props, for resources
-    that must be imported into it (`Vpc.from_vpc_attributes(stack, ...)` and the like).
+    `make_props` receives this stack and returns the props: an existing cluster's VPC,
+    subnets, security group and secret must be imported into the stack that uses them
+    (`Vpc.from_vpc_attributes(stack, ...)`), so the props cannot exist before it. Props that
+    need nothing from the stack: `make_props=lambda _stack: props`.
     """
 
     network: RunnerNetworkAccess
@@ -125,12 +127,11 @@ class MigrationsRunnerStack(cdk.Stack):
         scope: Construct,
         construct_id: str,
         *,
-        props: MigrationsRunnerProps | Callable[[cdk.Stack], MigrationsRunnerProps],
+        make_props: Callable[[cdk.Stack], MigrationsRunnerProps],
         **stack_options: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_options)
-        if not isinstance(props, MigrationsRunnerProps):
-            props = props(self)
+        props = make_props(self)
         self.props = props
 
         self.network = RunnerNetworkAccess(
@@ -202,6 +203,9 @@ class MigrationsRunnerStack(cdk.Stack):
                 self, "InvokeTrailLogGroupName", value=self.invoke_trail.log_group.log_group_name
             )
 
+        self._add_outputs()
+
+    def _add_outputs(self) -> None:
         cdk.CfnOutput(
             self,
             "FunctionName",
