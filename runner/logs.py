@@ -167,6 +167,13 @@ def _shrink(value: Any, limit: int) -> Any:
 
 @contextmanager
 def request_context(request_id: str | None) -> Iterator[None]:
+    """Every line written meanwhile, ours and Alembic's, carries `request_id` (Lambda's).
+
+    Not Powertools' `Logger.inject_lambda_context`: it tags only the records of the Powertools
+    Logger's own logger (named after the service), as `function_request_id`, and keeps the keys
+    after the invocation; that Logger also sets its logger's level and handler when created,
+    which here belong to `configure_logging` and are shared with the CLI.
+    """
     token = _request_id.set(request_id)
     try:
         yield
