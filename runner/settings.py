@@ -28,8 +28,14 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     contract.ENV_DB_USER: ("db_user", "Database user for IAM authentication."),
     contract.ENV_DB_IAM_AUTH: ("iam_auth", "true: connect with a fresh IAM auth token."),
     contract.ENV_DB_SSL_MODE: ("ssl_mode", "libpq sslmode for AWS connections."),
-    contract.ENV_DB_SSL_ROOT_CERT: ("ssl_root_cert", "CA bundle file; default: the RDS CAs."),
-    contract.ENV_DB_CONNECT_TIMEOUT_SECONDS: ("connect_timeout_s", "Give up connecting after."),
+    contract.ENV_DB_SSL_ROOT_CERT: (
+        "ssl_root_cert",
+        "CA bundle file; default: the bundled RDS CAs.",
+    ),
+    contract.ENV_DB_CONNECT_TIMEOUT_SECONDS: (
+        "connect_timeout_s",
+        "Give up connecting after this.",
+    ),
     contract.ENV_MIGRATION_LOCK_WAIT_SECONDS: (
         "lock_wait_s",
         "How long a run waits for another run's migration lock.",
