@@ -12,8 +12,8 @@ from infra.components.permissions import IamDatabaseAuth
 from infra.config import EnvironmentSettings, settings_from_context
 from infra.existing_database import ExistingDatabase, import_existing_database
 from infra.nag import add_nag_checks
-from infra.stacks.dev_environment import DevEnvironmentProps, DevEnvironmentStack
 from infra.stacks.runner import MigrationsRunnerProps, MigrationsRunnerStack
+from infra.stacks.sandbox import SandboxProps, SandboxStack
 
 STACK_PREFIX = "AuroraMigrations"
 PROJECT = "aurora-migrations"
@@ -23,7 +23,7 @@ PROJECT = "aurora-migrations"
 class EnvironmentStacks:
     settings: EnvironmentSettings
     runner: MigrationsRunnerStack
-    database: DevEnvironmentStack | None  # None when the runner targets an existing cluster
+    database: SandboxStack | None  # None when the runner targets an existing cluster
 
 
 def build(app: cdk.App) -> EnvironmentStacks:
@@ -35,13 +35,13 @@ def build(app: cdk.App) -> EnvironmentStacks:
     settings = settings_from_context(app.node)
     prefix = f"{STACK_PREFIX}-{settings.name}"
 
-    database: DevEnvironmentStack | None = None
-    props: MigrationsRunnerProps | Callable[[cdk.Stack], MigrationsRunnerProps]
+    database: SandboxStack | None = None
+    make_props: Callable[[cdk.Stack], MigrationsRunnerProps]
     if settings.existing_database is None:
-        database = DevEnvironmentStack(
+        database = SandboxStack(
             app,
             f"{prefix}-Database",
-            props=DevEnvironmentProps(
+            props=SandboxProps(
                 cluster_identifier=settings.cluster_identifier,
                 vpc_cidr=settings.vpc_cidr,
                 min_capacity=settings.min_capacity,
@@ -55,15 +55,15 @@ def build(app: cdk.App) -> EnvironmentStacks:
             description=f"{PROJECT} ({settings.name}): sandbox VPC and Aurora PostgreSQL",
             termination_protection=settings.termination_protection,
         )
-        props = sandbox_runner_props(settings, database)
+        make_props = partial(sandbox_runner_props, settings, database)
     else:
         # Imports need a scope inside the runner stack: the stack calls this with itself.
-        props = partial(existing_runner_props, settings, settings.existing_database)
+        make_props = partial(existing_runner_props, settings, settings.existing_database)
 
     runner = MigrationsRunnerStack(
         app,
         f"{prefix}-Runner",
-        props=props,
+        make_props=make_props,
         description=f"{PROJECT} ({settings.name}): the migrations runner Lambda",
         termination_protection=settings.termination_protection,
     )
@@ -74,9 +74,11 @@ def build(app: cdk.App) -> EnvironmentStacks:
 
 
 def sandbox_runner_props(
-    settings: EnvironmentSettings, database: DevEnvironmentStack
+    settings: EnvironmentSettings, database: SandboxStack, _stack: cdk.Stack
 ) -> MigrationsRunnerProps:
     """The runner against the sandbox cluster, as the migration user with IAM auth.
+
+    Nothing is imported into the runner stack: the sandbox stack's resources are referenced.
 
     The runner never gets the master secret. The user (`migration_user`, with `rds_iam`) must
     be created once with the master credentials, before the first run (see the README).

@@ -46,7 +46,7 @@ class EnvironmentSettings:
     """Everything that differs between dev, staging and prod."""
 
     name: str
-    # Sandbox (DevEnvironmentStack)
+    # Sandbox (SandboxStack)
     vpc_cidr: str
     min_capacity: float
     max_capacity: float

@@ -1,7 +1,7 @@
 """An existing Aurora cluster, described in CDK context, and imported into the runner stack.
 
 Context `existingDatabase` maps an environment name to an object with these keys (camelCase,
-as in cdk.json); environments without an entry get the sandbox from DevEnvironmentStack:
+as in cdk.json); environments without an entry get the sandbox from SandboxStack:
 
     vpcId                                   required  "vpc-0123..."
     availabilityZones                       required  ["eu-west-1a", "eu-west-1b"]

@@ -4,8 +4,10 @@ Success returns the result as JSON, scrubbed of every registered secret. Failure
 `aws lambda invoke` reports a `FunctionError` whose `errorType` is the error class (e.g.
 `ConfirmationRequired`); anything unexpected becomes an `InternalError` with a scrubbed,
 capped message, and its traceback goes to the log, scrubbed. Every invocation first makes
-sure the runtime's root log handlers scrub too (`protect_root`). The engine is cached across
-warm invocations; so is the database secret.
+sure the runtime's root log handlers scrub too (`protect_root`). Every invocation publishes
+its metrics as one EMF line (`runner.contract` names them): a failed run counts
+`MigrationFailures`, which pages; a refused request counts `RequestsRefused`, which does not.
+The engine is cached across warm invocations; so is the database secret.
 """
 
 from __future__ import annotations
@@ -16,23 +18,26 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 
+from runner import contract
 from runner.engine import MigrationEngine
 from runner.errors import AuroraMigrationsError, BadRequest, ConfigurationError, InternalError
 from runner.events import parse_event
-from runner.logs import SERVICE, ensure_logging, log, log_event, request_context
+from runner.logs import ensure_logging, log, log_event, request_context
 from runner.redact import scrub_data
 from runner.settings import Settings
 from runner.sources import credential_source
 
-NAMESPACE = "AuroraMigrations"
+# The stack's alarms and dashboard read these metrics (see `runner.contract`). Every
+# invocation publishes both outcome counts, so a refused request never counts as a failure.
+metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE_NAME)
 _engine: MigrationEngine | None = None
 
 
+@metrics.log_metrics  # publishes the invocation's metrics when it returns or raises
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ensure_logging(sys.stdout)
     request_id = getattr(context, "aws_request_id", None)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
     with request_context(request_id):
         request = None
         try:
@@ -47,31 +52,40 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                     error=exc.message,
                 )
             refused = isinstance(exc, BadRequest | ConfigurationError)
-            name = "RequestsRefused" if refused else "MigrationFailures"
-            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
-            _add_applied(metrics, exc.details.get("applied", []))
+            _count_outcome(failed=not refused, refused=refused)
+            _count_applied(exc.details.get("applied", []))
             raise
         except Exception as exc:
             log.error("unexpected error", exc_info=True, extra={"event": "run.crashed"})
-            metrics.add_metric(name="MigrationFailures", unit=MetricUnit.Count, value=1)
+            _count_outcome(failed=True)
             raise InternalError(
                 f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the runner or in a "
                 "revision; the logs have the (scrubbed) traceback."
             ) from None
-        else:
-            metrics.add_metric(name="MigrationFailures", unit=MetricUnit.Count, value=0)
-            _add_applied(metrics, [a.revision for a in result.applied])
-            if result.lock_wait_ms is not None:
-                metrics.add_metric(
-                    name="LockWaitMs", unit=MetricUnit.Milliseconds, value=result.lock_wait_ms
-                )
-        finally:
-            metrics.flush_metrics(raise_on_empty_metrics=False)
+        _count_outcome()
+        _count_applied([a.revision for a in result.applied])
+        if result.lock_wait_ms is not None:
+            metrics.add_metric(
+                name=contract.METRIC_LOCK_WAIT_MS,
+                unit=MetricUnit.Milliseconds,
+                value=result.lock_wait_ms,
+            )
         return scrub_data(result.to_dict())
 
 
-def _add_applied(metrics: Metrics, applied: list[str]) -> None:
-    metrics.add_metric(name="RevisionsApplied", unit=MetricUnit.Count, value=len(applied))
+def _count_outcome(*, failed: bool = False, refused: bool = False) -> None:
+    """A failed run pages (`MigrationFailures`); a refused request only shows on the dashboard."""
+    for name, value in (
+        (contract.METRIC_MIGRATION_FAILURES, failed),
+        (contract.METRIC_REQUESTS_REFUSED, refused),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=int(value))
+
+
+def _count_applied(applied: list[str]) -> None:
+    metrics.add_metric(
+        name=contract.METRIC_REVISIONS_APPLIED, unit=MetricUnit.Count, value=len(applied)
+    )
 
 
 def _get_engine() -> MigrationEngine:

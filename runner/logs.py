@@ -24,10 +24,11 @@ from typing import IO, Any
 
 from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
 
+from runner import contract
 from runner.redact import LINE_LIMIT, cap, scrub, scrub_data
 
 LOGGER_NAME = "aurora_migrations"
-SERVICE = "aurora-migrations"
+SERVICE = contract.SERVICE_NAME
 # Log request and response bodies, signatures and connection details below WARNING.
 AWS_SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
 log = logging.getLogger(LOGGER_NAME)
@@ -166,6 +167,13 @@ def _shrink(value: Any, limit: int) -> Any:
 
 @contextmanager
 def request_context(request_id: str | None) -> Iterator[None]:
+    """Every line written meanwhile, ours and Alembic's, carries `request_id` (Lambda's).
+
+    Not Powertools' `Logger.inject_lambda_context`: it tags only the records of the Powertools
+    Logger's own logger (named after the service), as `function_request_id`, and keeps the keys
+    after the invocation; that Logger also sets its logger's level and handler when created,
+    which here belong to `configure_logging` and are shared with the CLI.
+    """
     token = _request_id.set(request_id)
     try:
         yield

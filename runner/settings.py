@@ -12,54 +12,56 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from runner import contract
 from runner.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-# name -> (field, default, help). The one list of environment variables the runner reads.
-ENVIRONMENT: dict[str, tuple[str, Any, str]] = {
-    "DATABASE_URL": ("database_url", None, "SQLAlchemy URL; wins over every other source."),
-    "DB_SECRET_ARN": ("secret_arn", None, "Secrets Manager secret with the RDS JSON shape."),
-    "DB_HOST": ("db_host", None, "Overrides the secret's host (e.g. an RDS Proxy)."),
-    "DB_PORT": ("db_port", None, "Overrides the secret's port."),
-    "DB_NAME": ("db_name", None, "Overrides the secret's dbname."),
-    "DB_USER": ("db_user", None, "Database user for IAM authentication."),
-    "DB_IAM_AUTH": ("iam_auth", False, "true: connect with a fresh IAM auth token."),
-    "DB_SSL_MODE": ("ssl_mode", "verify-full", "libpq sslmode for AWS connections."),
-    "DB_SSL_ROOT_CERT": ("ssl_root_cert", None, "CA bundle file; default: the bundled RDS CAs."),
-    "DB_CONNECT_TIMEOUT_SECONDS": ("connect_timeout_s", 10, "Give up connecting after this."),
-    "MIGRATION_LOCK_WAIT_SECONDS": (
+# name -> (field, help). The one list of environment variables the runner reads; the names
+# come from `runner.contract`, the defaults are those of `Settings` below.
+ENVIRONMENT: dict[str, tuple[str, str]] = {
+    contract.ENV_DATABASE_URL: ("database_url", "SQLAlchemy URL; wins over every other source."),
+    contract.ENV_DB_SECRET_ARN: ("secret_arn", "Secrets Manager secret with the RDS JSON shape."),
+    contract.ENV_DB_HOST: ("db_host", "Overrides the secret's host (e.g. an RDS Proxy)."),
+    contract.ENV_DB_PORT: ("db_port", "Overrides the secret's port."),
+    contract.ENV_DB_NAME: ("db_name", "Overrides the secret's dbname."),
+    contract.ENV_DB_USER: ("db_user", "Database user for IAM authentication."),
+    contract.ENV_DB_IAM_AUTH: ("iam_auth", "true: connect with a fresh IAM auth token."),
+    contract.ENV_DB_SSL_MODE: ("ssl_mode", "libpq sslmode for AWS connections."),
+    contract.ENV_DB_SSL_ROOT_CERT: (
+        "ssl_root_cert",
+        "CA bundle file; default: the bundled RDS CAs.",
+    ),
+    contract.ENV_DB_CONNECT_TIMEOUT_SECONDS: (
+        "connect_timeout_s",
+        "Give up connecting after this.",
+    ),
+    contract.ENV_MIGRATION_LOCK_WAIT_SECONDS: (
         "lock_wait_s",
-        120,
         "How long a run waits for another run's migration lock.",
     ),
-    "MIGRATION_LOCK_TIMEOUT_MS": (
+    contract.ENV_MIGRATION_LOCK_TIMEOUT_MS: (
         "lock_timeout_ms",
-        3_000,
         "PostgreSQL lock_timeout for migration statements (0 = none).",
     ),
-    "MIGRATION_LOCK_RETRIES": (
+    contract.ENV_MIGRATION_LOCK_RETRIES: (
         "lock_retries",
-        3,
         "How often a revision that hit lock_timeout is retried, with backoff and jitter.",
     ),
-    "MIGRATION_LOCK_RETRY_MAX_SECONDS": (
+    contract.ENV_MIGRATION_LOCK_RETRY_MAX_SECONDS: (
         "lock_retry_max_s",
-        30,
         "The longest pause between two tries of a revision that hit lock_timeout.",
     ),
-    "MIGRATION_STATEMENT_TIMEOUT_MS": (
+    contract.ENV_MIGRATION_STATEMENT_TIMEOUT_MS: (
         "statement_timeout_ms",
-        300_000,
         "PostgreSQL statement_timeout for migration statements (0 = none).",
     ),
-    "MIGRATION_TIME_GUARD_MARGIN_MS": (
+    contract.ENV_MIGRATION_TIME_GUARD_MARGIN_MS: (
         "time_guard_margin_ms",
-        60_000,
         "Lambda only: do not start a revision with less time than this left.",
     ),
-    "ALEMBIC_CONFIG": ("alembic_config", None, "Path of alembic.ini; default: the project's."),
-    "AURORA_MIGRATE_DEVDB_DIR": ("devdb_dir", None, "Where the local dev database lives."),
+    contract.ENV_ALEMBIC_CONFIG: ("alembic_config", "Path of alembic.ini; default: the project's."),
+    contract.ENV_AURORA_MIGRATE_DEVDB_DIR: ("devdb_dir", "Where the local dev database lives."),
 }
 
 # attr -> (lowest, highest, unit). PostgreSQL takes at most 2^31-1 ms for its timeouts.
@@ -74,7 +76,7 @@ _LIMITS: dict[str, tuple[float, float, str]] = {
     "lock_retry_max_s": (0, 900, " seconds"),
     "time_guard_margin_ms": (0, 15 * 60 * 1000, " ms"),
 }
-_VARIABLE = {attr: name for name, (attr, _default, _help) in ENVIRONMENT.items()}
+_VARIABLE = {attr: name for name, (attr, _help) in ENVIRONMENT.items()}
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -119,7 +121,7 @@ class Settings:
         env = os.environ if environ is None else environ
         types = {f.name: f.type for f in fields(cls)}
         values: dict[str, Any] = {}
-        for name, (attr, _default, _help) in ENVIRONMENT.items():
+        for name, (attr, _help) in ENVIRONMENT.items():
             raw = env.get(name)
             if raw is None or raw == "":
                 continue

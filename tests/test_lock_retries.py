@@ -21,6 +21,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
+from runner.engine import MigrationEngine
 from runner.errors import LockTimeout
 from runner.results import Request
 from tests.conftest import LogCapture, engine_for, settings_for
@@ -91,11 +92,18 @@ class Writer:
         return int(max(self.latencies) * 1000)
 
 
-def engine_with_retries(url: URL, tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
+def engine_with_retries(
+    url: URL, tmp_path: Path, *, lock_retries: int, lock_retry_max_s: float = 0.5
+) -> MigrationEngine:
     ini = write_tree(tmp_path, TREE)
-    values: dict[str, object] = {"lock_timeout_ms": LOCK_TIMEOUT_MS, "lock_retry_max_s": 0.5}
-    values.update(overrides)
-    engine = engine_for(settings_for(url, alembic_config=str(ini), **values))
+    settings = settings_for(
+        url,
+        alembic_config=str(ini),
+        lock_timeout_ms=LOCK_TIMEOUT_MS,
+        lock_retries=lock_retries,
+        lock_retry_max_s=lock_retry_max_s,
+    )
+    engine = engine_for(settings)
     engine.run(Request("upgrade", "0001"))
     return engine
 

@@ -1,4 +1,4 @@
-"""The migrations Lambda: one function, its execution role and its log group.
+"""The migrations Lambda: one function, its log group and its role (`execution_role.py`).
 
 A migration must never run twice at once and never be retried behind the operator's back, so
 the function has a reserved concurrency of 1 and no retries for asynchronous invokes. An
@@ -22,15 +22,15 @@ from typing import Any
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra import contract
 from infra.checkov_skips import skip_check
 from infra.components.alarm_topic import AlarmTopic
+from infra.components.execution_role import RunnerExecutionRole
 from infra.nag import acknowledge
+from runner import contract
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64
@@ -38,20 +38,6 @@ DEFAULT_TIMEOUT = cdk.Duration.minutes(10)
 DEFAULT_MEMORY_MB = 512
 MIN_TIME_GUARD_MARGIN_MS = 30_000
 MAX_EVENT_AGE = cdk.Duration.seconds(60)
-
-# What AWSLambdaVPCAccessExecutionRole grants for the function's network interfaces. These
-# actions take no resource-level scoping that Lambda's service checks accept, hence "*". The
-# same actions are denied to the function's own code (AWS's documented pattern: Lambda's
-# service calls carry no `lambda:SourceFunctionArn`, calls made with the role's credentials
-# from inside the function do), so the code cannot create or delete network interfaces.
-VPC_ENI_ACTIONS = (
-    "ec2:CreateNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSubnets",
-    "ec2:DeleteNetworkInterface",
-    "ec2:AssignPrivateIpAddresses",
-    "ec2:UnassignPrivateIpAddresses",
-)
 
 
 @jsii.implements(lambda_.IDestination)
@@ -96,7 +82,7 @@ class MigrationsFunction(Construct):
     """The runner function in the given subnets, behind the given security group."""
 
     function: lambda_.Function
-    role: iam.Role
+    role: RunnerExecutionRole
     log_group: logs.LogGroup
     timeout: cdk.Duration
 
@@ -126,58 +112,21 @@ class MigrationsFunction(Construct):
         # A concrete name: the role's ENI Deny names the function's ARN, which cannot be a
         # reference to the function (the function depends on its role).
         name = function_name or cdk.Names.unique_resource_name(self, max_length=64, separator="-")
-        function_arn = cdk.Stack.of(self).format_arn(
-            service="lambda",
-            resource="function",
-            resource_name=name,
-            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
-        )
-
         self.log_group = logs.LogGroup(
-            self,
-            "LogGroup",
-            retention=log_retention,
-            removal_policy=log_removal_policy,
+            self, "LogGroup", retention=log_retention, removal_policy=log_removal_policy
         )
-
-        # Network-interface, log and failure-destination permissions are inline in the role, so
-        # they exist before the function and outlive it on delete (Lambda needs them to remove
-        # its ENIs).
-        inline_policies: dict[str, iam.PolicyDocument] = {}
-        if on_failure_topic is not None:
-            inline_policies["PublishDroppedEvents"] = iam.PolicyDocument(
-                statements=on_failure_topic.publish_statements()
-            )
-        self.role = iam.Role(
+        self.role = RunnerExecutionRole(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="Execution role of the aurora-migrations runner",
-            inline_policies={
-                **inline_policies,
-                "VpcNetworkInterfaces": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(actions=list(VPC_ENI_ACTIONS), resources=["*"]),
-                        iam.PolicyStatement(
-                            sid="NotFromTheFunctionsOwnCode",
-                            effect=iam.Effect.DENY,
-                            actions=list(VPC_ENI_ACTIONS),
-                            resources=["*"],
-                            conditions={"ArnEquals": {"lambda:SourceFunctionArn": function_arn}},
-                        ),
-                    ]
-                ),
-                "WriteLogs": iam.PolicyDocument(
-                    statements=[
-                        iam.PolicyStatement(
-                            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                            resources=[self.log_group.log_group_arn],
-                        )
-                    ]
-                ),
-            },
+            function_arn=cdk.Stack.of(self).format_arn(
+                service="lambda",
+                resource="function",
+                resource_name=name,
+                arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+            ),
+            log_group=self.log_group,
+            on_failure_topic=on_failure_topic,
         )
-
         self.function = lambda_.Function(
             self,
             "Function",
@@ -214,33 +163,14 @@ class MigrationsFunction(Construct):
             environment={
                 contract.ENV_POWERTOOLS_SERVICE_NAME: contract.SERVICE_NAME,
                 contract.ENV_POWERTOOLS_METRICS_NAMESPACE: contract.METRICS_NAMESPACE,
-                contract.ENV_TIME_GUARD_MARGIN_MS: str(margin_ms),
+                contract.ENV_MIGRATION_TIME_GUARD_MARGIN_MS: str(margin_ms),
                 **environment,
             },
         )
+        self.role.acknowledge_tracing_policy()
+        self._acknowledge_findings()
 
-        acknowledge(
-            self.role.node.default_child or self.role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "Inline policy VpcNetworkInterfaces: the EC2 network-interface actions of "
-            "AWSLambdaVPCAccessExecutionRole, which Lambda requires on Resource '*' to attach "
-            "the function to its VPC subnets.",
-        )
-        default_policy = self.role.node.try_find_child("DefaultPolicy")
-        if default_policy is not None:
-            acknowledge(
-                default_policy,
-                "AwsSolutions-IAM5[Resource::*]",
-                "Added by CDK for active tracing: xray:PutTraceSegments and "
-                "xray:PutTelemetryRecords support no resource-level permissions.",
-            )
-        skip_check(
-            self.role,
-            "CKV_AWS_111",
-            "The write actions on * are the EC2 network-interface actions Lambda needs to "
-            "attach the function to its subnets (no resource scoping); the function's own code "
-            "is denied them (lambda:SourceFunctionArn).",
-        )
+    def _acknowledge_findings(self) -> None:
         skip_check(
             self.function,
             "CKV_AWS_116",

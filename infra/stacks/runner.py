@@ -13,7 +13,6 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from infra import contract
 from infra.bundling import runner_code
 from infra.components.alarm_topic import AlarmTopic
 from infra.components.function import (
@@ -27,6 +26,10 @@ from infra.components.invoke_trail import InvokeTrail
 from infra.components.monitoring import MigrationsMonitoring
 from infra.components.network import RunnerNetworkAccess, SecretsManagerRoute
 from infra.components.permissions import IamDatabaseAuth, RunnerPermissions
+from runner import contract
+
+# Set explicitly, not left to the runner's default: the stack promises verified TLS.
+SSL_MODE = "verify-full"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -88,12 +91,12 @@ class MigrationsRunnerProps:
 def database_environment(props: MigrationsRunnerProps) -> dict[str, str]:
     """The runner's connection settings (see runner/settings.py)."""
     environment = {
-        contract.ENV_SSL_MODE: contract.SSL_MODE,
-        contract.ENV_IAM_AUTH: "true" if props.iam_auth else "false",
+        contract.ENV_DB_SSL_MODE: SSL_MODE,
+        contract.ENV_DB_IAM_AUTH: "true" if props.iam_auth else "false",
         contract.ENV_DB_PORT: str(props.database_port),
     }
     if props.database_secret is not None:
-        environment[contract.ENV_SECRET_ARN] = props.database_secret.secret_arn
+        environment[contract.ENV_DB_SECRET_ARN] = props.database_secret.secret_arn
     if props.database_host:
         environment[contract.ENV_DB_HOST] = props.database_host
     if props.database_name:
@@ -106,8 +109,10 @@ def database_environment(props: MigrationsRunnerProps) -> dict[str, str]:
 class MigrationsRunnerStack(cdk.Stack):
     """Network access, the function, its permissions and its monitoring, wired together.
 
-    `props` may be a callable that receives this stack and returns the props, for resources
-    that must be imported into it (`Vpc.from_vpc_attributes(stack, ...)` and the like).
+    `make_props` receives this stack and returns the props: an existing cluster's VPC,
+    subnets, security group and secret must be imported into the stack that uses them
+    (`Vpc.from_vpc_attributes(stack, ...)`), so the props cannot exist before it. Props that
+    need nothing from the stack: `make_props=lambda _stack: props`.
     """
 
     network: RunnerNetworkAccess
@@ -122,12 +127,11 @@ class MigrationsRunnerStack(cdk.Stack):
         scope: Construct,
         construct_id: str,
         *,
-        props: MigrationsRunnerProps | Callable[[cdk.Stack], MigrationsRunnerProps],
+        make_props: Callable[[cdk.Stack], MigrationsRunnerProps],
         **stack_options: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_options)
-        if not isinstance(props, MigrationsRunnerProps):
-            props = props(self)
+        props = make_props(self)
         self.props = props
 
         self.network = RunnerNetworkAccess(
@@ -142,7 +146,7 @@ class MigrationsRunnerStack(cdk.Stack):
         )
         environment = database_environment(props)
         if self.network.endpoint_url is not None:
-            environment[contract.ENV_SECRETS_MANAGER_ENDPOINT_URL] = self.network.endpoint_url
+            environment[contract.ENV_AWS_ENDPOINT_URL_SECRETS_MANAGER] = self.network.endpoint_url
         self.alarm_topic = AlarmTopic(
             self,
             "Alarms",
@@ -199,6 +203,9 @@ class MigrationsRunnerStack(cdk.Stack):
                 self, "InvokeTrailLogGroupName", value=self.invoke_trail.log_group.log_group_name
             )
 
+        self._add_outputs()
+
+    def _add_outputs(self) -> None:
         cdk.CfnOutput(
             self,
             "FunctionName",

@@ -72,7 +72,8 @@ CONTEXTS: dict[str, dict[str, Any]] = {
         "existingDatabase": {"staging": EXISTING_WITH_SECRET},
         "codeSigningProfileArn": SIGNING_PROFILE,
     },
-    # A VPC that already has a Secrets Manager endpoint, given as a JSON string on the CLI.
+    # A VPC that already has a Secrets Manager endpoint, given as a JSON string on the CLI,
+    # and a secret without "dbname" (as RDS attaches them), so the database is named here.
     "dev-existing-endpoint": {
         "env": "dev",
         "existingDatabase": json.dumps(
@@ -80,6 +81,7 @@ CONTEXTS: dict[str, dict[str, Any]] = {
                 "dev": {
                     **EXISTING_NETWORK,
                     "databaseSecretArn": SECRET_ARN,
+                    "databaseName": "app",
                     "createSecretsManagerEndpoint": False,
                     "secretsManagerEndpointSecurityGroupId": ENDPOINT_SG_ID,
                 }
@@ -150,6 +152,15 @@ def iter_policy_statements(template: Template) -> Iterator[dict[str, Any]]:
     for role in resources_of(template, "AWS::IAM::Role"):
         for inline in role["Properties"].get("Policies", []):
             yield from inline["PolicyDocument"]["Statement"]
+
+
+def dashboard_widgets(template: Template) -> list[dict[str, Any]]:
+    """The (one) dashboard's body as JSON, with CloudFormation tokens (the region) blanked out."""
+    body = only_resource(template, "AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"]
+    if isinstance(body, dict):
+        body = "".join(part if isinstance(part, str) else "TOKEN" for part in body["Fn::Join"][1])
+    widgets: list[dict[str, Any]] = json.loads(body)["widgets"]
+    return widgets
 
 
 def as_list(value: Any) -> list[Any]:

@@ -36,7 +36,7 @@ def runner_stack(app: cdk.App) -> MigrationsRunnerStack:
             secrets_manager=NewSecretsManagerEndpoint(private_dns=True),
         )
 
-    return MigrationsRunnerStack(app, "Runner", props=props)
+    return MigrationsRunnerStack(app, "Runner", make_props=props)
 
 
 def staged_asset(outdir: Path, stack: cdk.Stack) -> Path:

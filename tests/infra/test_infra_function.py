@@ -20,7 +20,8 @@ from infra_testkit import (
 )
 
 from infra.components.alarm_topic import AlarmTopic
-from infra.components.function import VPC_ENI_ACTIONS, MigrationsFunction, time_guard_margin_ms
+from infra.components.execution_role import VPC_ENI_ACTIONS
+from infra.components.function import MigrationsFunction, time_guard_margin_ms
 
 FUNCTION_ARN = {
     "Fn::Join": [

@@ -3,14 +3,11 @@ the encrypted topic they notify, and the dashboard."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
-from infra_testkit import logical_id_of, nag_findings, new_stack, resources_of
+from infra_testkit import dashboard_widgets, logical_id_of, nag_findings, new_stack, resources_of
 
 from infra.components.alarm_topic import AlarmTopic
 from infra.components.monitoring import MigrationsMonitoring
@@ -164,15 +161,6 @@ def test_cloudwatch_may_publish_and_use_the_key_only_for_this_accounts_alarms(
     ]
 
 
-def dashboard_widgets(template: Template) -> list[dict[str, Any]]:
-    """The dashboard body as JSON, with CloudFormation tokens (the region) blanked out."""
-    body = resources_of(template, "AWS::CloudWatch::Dashboard")[0]["Properties"]["DashboardBody"]
-    if isinstance(body, dict):
-        body = "".join(part if isinstance(part, str) else "TOKEN" for part in body["Fn::Join"][1])
-    widgets: list[dict[str, Any]] = json.loads(body)["widgets"]
-    return widgets
-
-
 def test_dashboard_shows_invocations_errors_duration_and_runner_metrics(
     template: Template,
 ) -> None:
@@ -190,7 +178,7 @@ def test_dashboard_shows_invocations_errors_duration_and_runner_metrics(
     for name in ("Invocations", "Errors", "Duration", "Throttles", "AsyncEventsDropped"):
         assert ("AWS/Lambda", name, lambda_dims) in graphed, name
     runner_dims = ("service", "aurora-migrations")
-    for name in ("RevisionsApplied", "MigrationFailures", "LockWaitMs"):
+    for name in ("RevisionsApplied", "MigrationFailures", "RequestsRefused", "LockWaitMs"):
         assert ("AuroraMigrations", name, runner_dims) in graphed, name
     texts = [w["properties"]["markdown"] for w in widgets if w["type"] == "text"]
     assert any(text.startswith("# Migration status") for text in texts)

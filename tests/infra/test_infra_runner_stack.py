@@ -59,7 +59,7 @@ def runner_stack(
         )
 
     return MigrationsRunnerStack(
-        cdk.App(context=NO_BUNDLING), "AuroraMigrations-test-Runner", props=props
+        cdk.App(context=NO_BUNDLING), "AuroraMigrations-test-Runner", make_props=props
     )
 
 
@@ -289,18 +289,15 @@ def test_accepts_ready_made_props_and_skips_the_endpoint() -> None:
     vpc = ec2.Vpc(network, "Vpc", nat_gateways=0, max_azs=2)
     db_sg = ec2.SecurityGroup(network, "Db", vpc=vpc)
     endpoint_sg = ec2.SecurityGroup(network, "Endpoint", vpc=vpc)
-    stack = MigrationsRunnerStack(
-        app,
-        "Runner",
-        props=MigrationsRunnerProps(
-            vpc=vpc,
-            subnets=ISOLATED,
-            database_security_group=db_sg,
-            database_port=5432,
-            database_secret=imported_secret(network),
-            secrets_manager=ExistingSecretsManagerEndpoint(security_group=endpoint_sg),
-        ),
+    props = MigrationsRunnerProps(
+        vpc=vpc,
+        subnets=ISOLATED,
+        database_security_group=db_sg,
+        database_port=5432,
+        database_secret=imported_secret(network),
+        secrets_manager=ExistingSecretsManagerEndpoint(security_group=endpoint_sg),
     )
+    stack = MigrationsRunnerStack(app, "Runner", make_props=lambda _stack: props)
     template = Template.from_stack(stack)
     template.resource_count_is("AWS::EC2::VPCEndpoint", 0)
     template.has_resource_properties(

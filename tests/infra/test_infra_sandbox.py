@@ -1,4 +1,4 @@
-"""DevEnvironmentStack: an isolated VPC with flow logs, and Aurora Serverless v2 with IAM auth."""
+"""SandboxStack: an isolated VPC with flow logs, and Aurora Serverless v2 with IAM auth."""
 
 from __future__ import annotations
 
@@ -9,24 +9,24 @@ from aws_cdk.assertions import Match, Template
 from infra_testkit import NO_BUNDLING, logical_id_of, nag_findings, resources_of
 
 from infra.components.sandbox_database import ENGINE_VERSION
-from infra.stacks.dev_environment import DevEnvironmentProps, DevEnvironmentStack
+from infra.stacks.sandbox import SandboxProps, SandboxStack
 
 
-def sandbox(**props: object) -> DevEnvironmentStack:
-    return DevEnvironmentStack(
+def sandbox(**props: object) -> SandboxStack:
+    return SandboxStack(
         cdk.App(context=NO_BUNDLING),
         "Sandbox",
-        props=DevEnvironmentProps(cluster_identifier="aurora-migrations-test", **props),  # type: ignore[arg-type]
+        props=SandboxProps(cluster_identifier="aurora-migrations-test", **props),  # type: ignore[arg-type]
     )
 
 
 @pytest.fixture(scope="module")
-def dev() -> DevEnvironmentStack:
+def dev() -> SandboxStack:
     return sandbox()
 
 
 @pytest.fixture(scope="module")
-def template(dev: DevEnvironmentStack) -> Template:
+def template(dev: SandboxStack) -> Template:
     return Template.from_stack(dev)
 
 
@@ -184,7 +184,7 @@ def test_master_password_is_managed_and_rotated_by_rds(template: Template) -> No
 
 
 def test_outputs_the_master_secret_and_the_migration_user_for_the_bootstrap(
-    template: Template, dev: DevEnvironmentStack
+    template: Template, dev: SandboxStack
 ) -> None:
     cluster = logical_id_of(template, "AWS::RDS::DBCluster")
     template.has_output(
@@ -217,12 +217,12 @@ def test_prod_settings_protect_the_cluster() -> None:
     )
 
 
-def test_exposes_what_the_runner_stack_needs(dev: DevEnvironmentStack) -> None:
+def test_exposes_what_the_runner_stack_needs(dev: SandboxStack) -> None:
     assert dev.database_port == 5432
     assert dev.subnets.subnet_type is not None
     assert dev.database_secret is dev.database.secret
     assert dev.vpc is dev.network.vpc
 
 
-def test_has_no_unacknowledged_nag_findings(dev: DevEnvironmentStack) -> None:
+def test_has_no_unacknowledged_nag_findings(dev: SandboxStack) -> None:
     assert nag_findings(dev) == []

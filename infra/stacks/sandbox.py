@@ -1,4 +1,8 @@
-"""DevEnvironmentStack: a sandbox VPC and Aurora cluster for the runner to migrate."""
+"""SandboxStack: a VPC and an Aurora cluster for the runner to migrate.
+
+Every environment (dev, staging and prod) gets this sandbox unless its context names an
+`existingDatabase`; the sizes and the safety settings come per environment from `app.py`.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ MIGRATION_USER = "migrator"
 
 
 @dataclass(frozen=True, kw_only=True)
-class DevEnvironmentProps:
+class SandboxProps:
     """Sizing and safety settings of the sandbox; `app.py` picks them per environment."""
 
     cluster_identifier: str
@@ -38,7 +42,7 @@ class DevEnvironmentProps:
     encrypt_database_logs: bool = False
 
 
-class DevEnvironmentStack(cdk.Stack):
+class SandboxStack(cdk.Stack):
     """An isolated VPC with flow logs, and Aurora PostgreSQL Serverless v2 inside it."""
 
     network: SandboxNetwork
@@ -49,7 +53,7 @@ class DevEnvironmentStack(cdk.Stack):
         scope: Construct,
         construct_id: str,
         *,
-        props: DevEnvironmentProps,
+        props: SandboxProps,
         **stack_options: Any,
     ) -> None:
         super().__init__(scope, construct_id, **stack_options)
