@@ -107,7 +107,7 @@ def test_a_named_function_is_taken_as_given(name: str) -> None:
     ],
     ids=["neither", "both", "unknown-env", "bad-name", "too-long"],
 )
-def test_an_unclear_target_is_refused_before_any_call(kwargs: dict[str, str]) -> None:
+def test_an_unclear_target_is_refused_before_any_call(kwargs: dict[str, Any]) -> None:
     with pytest.raises(RemoteNotConfigured):
         resolve_function(**kwargs)
 
