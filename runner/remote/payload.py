@@ -19,7 +19,8 @@ from runner.errors import AuroraMigrationsError, RemoteFailure, RemoteRefused
 from runner.results import AppliedRevision, Result, RevisionInfo
 
 T = TypeVar("T")
-_RUNTIME_KEYS = ("errorType", "errorMessage", "stackTrace", "requestId")
+# The runtime's keys, and those our own to_dict() sets: never taken as details.
+_RUNTIME_KEYS = ("errorType", "errorMessage", "stackTrace", "requestId", "message", "ok")
 _FAILED_REVISION = re.compile(r"^Revision (\S+) \(")  # the engine's MigrationFailed wording
 # Lambda's own failures (timeout, out of memory, crash): the function was stopped mid-run.
 _STOPPED_BY_LAMBDA = ("Sandbox.", "Runtime.")
