@@ -109,6 +109,26 @@ class ConfigurationError(AuroraMigrationsError):
     """The runner is not configured well enough to reach a database."""
 
 
+class RemoteRefused(BadRequest):
+    """The deployed function refused the request (a bad request or its configuration there).
+
+    Nothing was changed. `details` carry `remote_error_type` (e.g. `ConfirmationRequired`),
+    `function` and `request_id`; the message is the function's own, which says what to fix.
+    """
+
+
+class RemoteNotConfigured(ConfigurationError):
+    """Remote mode lacks what it needs to reach the function (region, credentials, a name)."""
+
+
+class FunctionNotFound(RemoteNotConfigured):
+    """No deployed migrations function answers to that name (or environment) in this region."""
+
+
+class ClusterNotFound(RemoteNotConfigured):
+    """The Aurora cluster to snapshot could not be found; nothing was snapshotted or migrated."""
+
+
 # --- something failed while running (CLI exit 1) -----------------------------------------
 
 
@@ -178,3 +198,27 @@ class BundleFailed(AuroraMigrationsError):
 
 class OfflineSqlUnavailable(AuroraMigrationsError):
     """A revision cannot be rendered as SQL without a database (it reads results or commits)."""
+
+
+class RemoteFailure(AuroraMigrationsError):
+    """The deployed function ran and failed (a `FunctionError`), or answered with no result.
+
+    `details` carry `remote_error_type`, `function`, `request_id` and, when known, the
+    `revision` that failed, the `state` and what stayed `applied`; `log_tail` with `--logs`.
+    """
+
+
+class InvocationFailed(AuroraMigrationsError):
+    """Lambda did not run the function (refused, unreachable or misconfigured); nothing ran."""
+
+
+class FunctionBusy(InvocationFailed):
+    """Another invocation holds the function's only slot (reserved concurrency 1); not started."""
+
+
+class InvocationOutcomeUnknown(AuroraMigrationsError):
+    """The invoke was sent but no answer came back; it may still be running. Never retried."""
+
+
+class SnapshotFailed(AuroraMigrationsError):
+    """The cluster snapshot failed or was not available in time, so nothing was migrated."""

@@ -1,0 +1,99 @@
+"""The function's answers, decoded: results as local mode has them, errors typed once."""
+
+from __future__ import annotations
+
+import pytest
+
+from runner.errors import BadRequest, RemoteFailure, RemoteRefused
+from runner.remote.payload import error_from_payload, refused, result_from_payload
+
+WHERE = {"function": "aurora-migrations-dev", "request_id": "req-1"}
+
+
+def test_details_a_newer_function_sends_are_kept() -> None:
+    """Should the handler put its error's to_dict() in the payload, nothing is lost."""
+    error = error_from_payload(
+        {
+            "errorType": "MigrationFailed",
+            "errorMessage": "Revision 0003 (x) failed and was rolled back: boom.",
+            "message": "a duplicate of errorMessage",
+            "ok": False,
+            "revision": "0003",
+            "applied": ["0001", "0002"],
+            "state": ["0002"],
+            "stackTrace": ["..."],
+        },
+        **WHERE,
+    )
+
+    assert isinstance(error, RemoteFailure)
+    data = error.to_dict()
+    assert data["errorType"] == "RemoteFailure" and data["remote_error_type"] == "MigrationFailed"
+    assert (data["revision"], data["applied"], data["state"]) == (
+        "0003",
+        ["0001", "0002"],
+        ["0002"],
+    )
+    assert "stackTrace" not in data and "a duplicate" not in data["message"]
+
+
+def test_lambda_stopping_the_function_says_what_state_to_expect() -> None:
+    error = error_from_payload(
+        {"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 600.00 seconds"},
+        **WHERE,
+    )
+
+    assert isinstance(error, RemoteFailure)
+    assert "rolled back when its connection closed" in error.message
+    assert "req-1" in error.message
+
+
+@pytest.mark.parametrize(
+    ("name", "is_refused"),
+    [
+        ("ConfirmationRequired", True),
+        ("UnknownRevision", True),
+        ("ConfigurationError", True),
+        ("MigrationFailed", False),
+        ("DatabaseUnavailable", False),
+        ("KeyError", False),
+        ("redact", False),
+        ("Runtime.ExitError", False),
+    ],
+)
+def test_only_refusals_by_name_exit_2(name: str, is_refused: bool) -> None:
+    assert refused(name) is is_refused
+    error = error_from_payload({"errorType": name, "errorMessage": "m"}, **WHERE)
+    assert isinstance(error, BadRequest) is is_refused
+    assert isinstance(error, RemoteRefused) is is_refused
+
+
+@pytest.mark.parametrize(
+    "payload", [None, "text", [], {"no": "command"}, {"command": "upgrade", "applied": [1]}]
+)
+def test_an_answer_that_is_not_a_result_is_a_remote_failure(payload: object) -> None:
+    with pytest.raises(RemoteFailure, match="not with a runner result"):
+        result_from_payload(payload, **WHERE)
+
+
+def test_keys_a_newer_function_adds_to_a_result_are_ignored() -> None:
+    result = result_from_payload(
+        {
+            "command": "history",
+            "after": ["0001"],
+            "new_field": 1,
+            "revisions": [
+                {
+                    "revision": "0001",
+                    "down_revision": [],
+                    "description": "one",
+                    "applied": True,
+                    "is_head": True,
+                    "applied_by": "ci",
+                }
+            ],
+        },
+        **WHERE,
+    )
+
+    assert result.after == ["0001"] and result.revisions and result.revisions[0].applied
