@@ -178,3 +178,11 @@ class BundleFailed(AuroraMigrationsError):
 
 class OfflineSqlUnavailable(AuroraMigrationsError):
     """A revision cannot be rendered as SQL without a database (it reads results or commits)."""
+
+
+class LinterUnavailable(ConfigurationError):
+    """`lint` needs the pinned squawk binary (the `squawk-cli` package), and it is missing."""
+
+
+class LintFindingsRefused(BadRequest):
+    """The bundle builder found lint findings that no revision opted out of."""
