@@ -101,7 +101,9 @@ def lint_revision(
                     shown,
                     rendered.source_line(item.line),
                     item.message,
-                    f"{item.help} (see {SQUAWK_DOCS}{item.rule})".lstrip(),
+                    f"{item.help} (see {SQUAWK_DOCS}{item.rule})"
+                    if item.help
+                    else f"See {SQUAWK_DOCS}{item.rule}",
                     "squawk",
                 )
             )
