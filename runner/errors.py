@@ -186,7 +186,3 @@ class LinterUnavailable(ConfigurationError):
 
 class LintFindingsRefused(BadRequest):
     """The bundle builder found lint findings that no revision opted out of."""
-
-
-class UnsafeDdlRequest(BadRequest):
-    """A `runner.safe_ddl` helper was called with arguments it cannot apply safely."""

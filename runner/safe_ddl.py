@@ -20,8 +20,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from alembic import op
-from runner.errors import UnsafeDdlRequest
 from runner.logs import log_event
+
+
+class UnsafeDdlRequest(ValueError):
+    """A helper was called with arguments it cannot apply safely; it changed nothing.
+
+    Not an `AuroraMigrationsError` on purpose: raised inside a revision, the engine reports it
+    as that revision's `MigrationFailed`, with the state read back from the database.
+    """
+
 
 Constant = str | int | float | bool | Decimal
 DEFAULT_BATCH_SIZE = 1000
