@@ -66,7 +66,7 @@ class _Recorder(io.StringIO):
     def write(self, s: str) -> int:
         line, via_safe_ddl = self._caller()
         if not via_safe_ddl:
-            s = _SQUAWK_IGNORE.sub("squawk-ignore-refused", s)
+            s = _SQUAWK_IGNORE.sub("opt-out-refused", s)
         self.writes.append((s, line))
         return super().write(s)
 
