@@ -11,10 +11,10 @@ never reported.
 
 from __future__ import annotations
 
+import inspect
 import io
 import os
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,7 +71,7 @@ class _Recorder(io.StringIO):
         return super().write(s)
 
     def _caller(self) -> tuple[int | None, bool]:
-        frame = sys._getframe(2)
+        frame = inspect.currentframe()
         line, via_safe_ddl = None, False
         while frame is not None:
             name = os.path.realpath(frame.f_code.co_filename)
@@ -80,7 +80,7 @@ class _Recorder(io.StringIO):
             if name == self.revision_file:
                 line = frame.f_lineno
                 break
-            frame = frame.f_back  # type: ignore[assignment]
+            frame = frame.f_back
         return line, via_safe_ddl
 
 
