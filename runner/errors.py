@@ -222,3 +222,11 @@ class InvocationOutcomeUnknown(AuroraMigrationsError):
 
 class SnapshotFailed(AuroraMigrationsError):
     """The cluster snapshot failed or was not available in time, so nothing was migrated."""
+
+
+class LinterUnavailable(ConfigurationError):
+    """`lint` needs the pinned squawk binary (the `squawk-cli` package), and it is missing."""
+
+
+class LintFindingsRefused(BadRequest):
+    """The bundle builder found lint findings that no revision opted out of."""
