@@ -93,6 +93,10 @@ class DuplicateRevision(BadRequest):
     """Two revision files declare the same revision id; Alembic would silently use one."""
 
 
+class RevisionLoadFailed(BadRequest):
+    """A revision file cannot be loaded by Python (a syntax error, a failing import)."""
+
+
 class RenumberRefused(BadRequest):
     """`renumber` cannot renumber that file safely; nothing was written."""
 
