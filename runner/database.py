@@ -24,8 +24,7 @@ APPLICATION_NAME = "aurora-migrate"
 DRIVER = "postgresql+psycopg2"
 POSTGRESQL_SCHEMES = ("postgresql", "postgres")  # `postgres://`: Heroku, RDS consoles, libpq
 ACCEPTED_FORMS = (
-    "postgresql://USER:PASSWORD@HOST:PORT/DBNAME (postgres:// and postgresql+psycopg2:// "
-    "work too)"
+    "postgresql://USER:PASSWORD@HOST:PORT/DBNAME (postgres:// and postgresql+psycopg2:// work too)"
 )
 
 
