@@ -109,6 +109,10 @@ class BootstrapRefused(BadRequest):
     """The role or schema is in a state `bootstrap-migrator` must not paper over."""
 
 
+class OutputUnwritable(BadRequest):
+    """The CLI could not write its output file (`sql --output`); nothing was run."""
+
+
 class ConfigurationError(AuroraMigrationsError):
     """The runner is not configured well enough to reach a database."""
 

@@ -33,9 +33,7 @@ HELD_SQL = (
 )
 
 
-def acquire(
-    conn: Connection, *, wait_s: float, on_wait: Callable[[], None] | None = None
-) -> int:
+def acquire(conn: Connection, *, wait_s: float, on_wait: Callable[[], None] | None = None) -> int:
     """Take the lock on `conn`, waiting up to `wait_s`; returns how long we waited, in ms.
 
     Runs in its own transaction and commits it; the session lock outlives the transaction.

@@ -19,9 +19,9 @@ from sqlalchemy.engine import URL
 from runner import cli as cli_module
 from runner.settings import ENVIRONMENT
 from tests.conftest import write_alembic_ini
+from tests.terminal import in_terminal
 from tests.test_cli import cli
 from tests.test_engine import versions
-from tests.terminal import in_terminal
 
 
 @pytest.fixture
@@ -113,7 +113,8 @@ def test_refusals_name_the_flag_not_the_lambda_field(env: dict[str, str]) -> Non
     missing = cli("downgrade", "base", env=env)
     wrong = cli("stamp", "base", "--confirm", "0001", "--json", env=env)
 
-    assert "--confirm 0017" in missing.stderr and "confirm=" not in missing.stderr
+    failed = [line for line in missing.stderr.splitlines() if line.startswith("FAILED: ")]
+    assert "--confirm 0017" in failed[0] and "confirm=" not in failed[0]
     error = json.loads(wrong.stdout)
     assert error["errorType"] == "ConfirmationRequired" and error["expected"] == "0017"
     assert "(--confirm 0001)" in error["message"] and "--confirm 0017" in error["message"]
@@ -157,7 +158,7 @@ def test_help_explains_rev_exit_codes_and_environment() -> None:
 def test_help_says_confirm_is_required(command: str) -> None:
     done = cli(command, "--help")
     text = " ".join(done.stdout.split())
-    assert "--confirm REV" in text and "required" in text
+    assert "--confirm CURRENT" in text and "required" in text
     assert "head-1" in text, "REV forms are explained on the subcommand too"
 
 

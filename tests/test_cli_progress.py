@@ -20,10 +20,10 @@ from sqlalchemy.engine import URL
 from runner.lock import LOCK_KEY
 from tests.conftest import REPO, write_alembic_ini
 from tests.locks import LockHolder
-from tests.test_cli import cli
-from tests.test_engine import versions
-from tests.test_cli_output import table
 from tests.terminal import in_terminal, plain
+from tests.test_cli import cli
+from tests.test_cli_output import table
+from tests.test_engine import versions
 
 WAITING_FOR_OUR_LOCK = (
     "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'aurora-migrate'"
@@ -77,15 +77,14 @@ def test_a_failed_run_shows_what_it_applied_before_the_failure(
     assert versions(database_url) == ["0002"]
 
 
-def test_a_failed_run_on_a_terminal_shows_the_table_too(
-    database_url: URL, tmp_path: Path
-) -> None:
+def test_a_failed_run_on_a_terminal_shows_the_table_too(database_url: URL, tmp_path: Path) -> None:
     screen = in_terminal("upgrade", env=env_for(database_url, "failing", tmp_path))
 
     assert screen.returncode == 1
     assert "applied before the failure" in screen.text
     assert "✗ 0003" in screen.text, "the revision in flight is marked as failed"
-    assert screen.lines[-1].startswith("FAILED: MigrationFailed: Revision 0003")
+    said = [line for line in screen.lines if line]
+    assert said[-1].startswith("FAILED: MigrationFailed: Revision 0003")
 
 
 def test_a_run_that_waited_for_the_lock_says_so(database_url: URL, tmp_path: Path) -> None:
@@ -103,10 +102,11 @@ def test_a_run_that_waited_for_the_lock_says_so(database_url: URL, tmp_path: Pat
         )
         with engine.connect() as conn:
             while not conn.execute(sa.text(WAITING_FOR_OUR_LOCK)).scalar():
+                conn.rollback()  # a new snapshot of pg_stat_activity each time
                 assert run.poll() is None, run.communicate()
                 time.sleep(0.05)
         holder.release()
-        out, err = run.communicate(timeout=120)
+        _out, err = run.communicate(timeout=120)
     engine.dispose()
 
     assert run.returncode == 0, err
