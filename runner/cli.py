@@ -125,16 +125,17 @@ def _report(
     args: argparse.Namespace, out: Console, err: Console, result: Result, *, database: str
 ) -> int:
     shown = scrub_data(result)
+    output: Path | None = getattr(args, "output", None)
+    if output is not None:  # sql --output: the file gets the SQL, --json or not
+        _write(output, shown.sql or render.NOTHING_TO_RUN)
     if args.json:
         _print_json(out, result.to_dict())
     elif result.command == "sql":  # stdout is the SQL alone; the summary goes to stderr
-        if args.output is None:
+        if output is None:
             render.sql(out, shown.sql or "")
-        else:
-            _write(args.output, shown.sql or render.NOTHING_TO_RUN)
         render.result(err, shown, database=database)
-        if args.output is not None:
-            err.print(f"SQL written to {args.output}", highlight=False, markup=False)
+        if output is not None:
+            err.print(f"SQL written to {output}", highlight=False, markup=False)
     else:
         render.result(out, shown, database=database)
     if getattr(args, "check", False) and result.pending:

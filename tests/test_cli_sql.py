@@ -7,6 +7,7 @@ leaves the schema, `alembic_version` and the history table as a real `upgrade` d
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -173,3 +174,15 @@ def test_on_a_terminal_the_sql_is_highlighted_and_still_whole(database_url: URL)
 
 def _without_run_id(sql: str) -> str:
     return "\n".join(line for line in sql.splitlines() if "offline-" not in line)
+
+
+def test_an_output_file_that_cannot_be_written_is_a_typed_refusal(
+    database_url: URL, tmp_path: Path
+) -> None:
+    plan = tmp_path / "no-such-folder" / "plan.sql"
+
+    done = cli("sql", "--output", str(plan), "--json", env=env_for(database_url))
+
+    assert done.returncode == 2, done.stderr
+    assert json.loads(done.stdout)["errorType"] == "OutputUnwritable"
+    assert not plan.parent.exists()
