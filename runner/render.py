@@ -99,10 +99,10 @@ def applied_before_failure(
     )
     for revision in applied:
         step = by_revision.get(revision)
-        table.add_row(
-            revision,
-            Text(step.description or "" if step else describe(revision)),
-            step.direction or "" if step else "",
-            str(step.duration_ms) if step else "",
-        )
+        if step is None:
+            table.add_row(revision, Text(describe(revision)), "", "")
+        else:
+            table.add_row(
+                revision, Text(step.description or ""), step.direction, str(step.duration_ms)
+            )
     console.print(table)

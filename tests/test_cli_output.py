@@ -16,6 +16,7 @@ from rich.console import Console
 from sqlalchemy.engine import URL
 
 from runner import render
+from runner.progress import STEP_DONE, Progress
 from runner.results import Result
 from tests.conftest import write_alembic_ini
 from tests.test_cli import cli
@@ -140,3 +141,18 @@ def test_a_report_is_a_key_value_table() -> None:
     out = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
     assert out[0].strip() == "bundle"
     assert table(out) == [["arch", "arm64"], ["files", "1234"]]
+
+
+def test_the_failure_table_names_revisions_the_progress_did_not_see() -> None:
+    """The database's list wins: a revision recorded without a progress event (for example
+    one whose commit was retried) is still listed, described from its file."""
+    console = Console(file=io.StringIO(), width=100)
+    seen = [Progress(STEP_DONE, "0001", "step 1", "up", 12)]
+
+    render.applied_before_failure(
+        console, "upgrade", ["0001", "0002"], seen, describe=lambda rev: f"file of {rev}"
+    )
+
+    out = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert out[0].startswith("applied before the failure (2)")
+    assert table(out) == [["0001", "step 1", "up", "12"], ["0002", "file of 0002", "", ""]]
