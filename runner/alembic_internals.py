@@ -3,11 +3,13 @@
 Alembic's public API offers no way to list every revision file (its map keeps one file per
 id, so duplicates vanish), to read a revision's parents as a tuple, to build the step objects
 an `EnvironmentContext(fn=...)` runs (Alembic's own commands get them from private
-`ScriptDirectory._upgrade_revs` and friends), to give `alembic merge` a numbered id, to tell
-which `alembic` subcommand is running, or to run `alembic revision` without reading a version
-table. The functions below do, with names Alembic does not promise to keep. `problems()` checks
-each of them against the installed Alembic; tests/test_alembic_internals.py fails with its
-message when Alembic changes shape, and pyproject.toml bounds Alembic to the versions tested.
+`ScriptDirectory._upgrade_revs` and friends), to add an `on_version_apply` hook to a context
+`env.py` has already configured (offline `sql` records history rows), to give `alembic merge`
+a numbered id, to tell which `alembic` subcommand is running, or to run `alembic revision`
+without reading a version table. The functions below do, with names Alembic does not promise
+to keep. `problems()` checks each of them against the installed Alembic;
+tests/test_alembic_internals.py fails with its message when Alembic changes shape, and
+pyproject.toml bounds Alembic to the versions tested.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ def stamp_step(script: ScriptDirectory, removed: str | None, added: str | None) 
     """The step that replaces the version row `removed` by `added` (either may be None)."""
     is_upgrade, branch_move = added is not None, removed is None or added is None
     return StampStep(removed, added, is_upgrade, branch_move, script.revision_map)
+
+
+def add_version_apply_hook(context: MigrationContext, hook: Callable[..., None]) -> None:
+    """Run `hook` as an extra `on_version_apply` callback of an already configured context."""
+    context.on_version_apply_callbacks = (*context.on_version_apply_callbacks, hook)
 
 
 def use_id_for_merge(rev_id: str) -> None:
@@ -122,6 +129,15 @@ _CHECKS: list[tuple[str, Callable[[], bool]]] = [
         lambda: (
             _params(StampStep.__init__)
             == ["from_", "to_", "is_upgrade", "branch_move", "revision_map"]
+        ),
+    ),
+    (
+        "MigrationContext keeps its on_version_apply callbacks in .on_version_apply_callbacks "
+        "and run_migrations() calls them per step",
+        lambda: (
+            "self.on_version_apply_callbacks = " in inspect.getsource(MigrationContext.__init__)
+            and "in self.on_version_apply_callbacks:"
+            in inspect.getsource(MigrationContext.run_migrations)
         ),
     ),
     (

@@ -1,8 +1,12 @@
 """`aurora-migrate`: the command line, a thin adapter over the same engine as the Lambda.
 
 Arguments become the same event dict the handler receives, go through the same validation,
-and the engine's result is printed as a table (or raw JSON with --json). Exit codes:
-0 success, 1 a migration or runtime failure, 2 bad usage, a bad request or configuration.
+and the engine's result is printed as a table (or raw JSON with --json). On a terminal each
+revision gets a live line as it runs (`runner.live`); log lines are JSON when stderr is not
+a terminal (`runner.cli_logs`). `sql` writes pure SQL to stdout or --output, its summary to
+stderr. Exit codes: 0 success, 1 a failure, 2 bad usage, a refused request or configuration,
+3 revisions pending (`current --check`). The parser and help live in `runner.cli_args`.
+
 Everything it prints goes through `runner.redact` (only `devdb url --show-password` asks
 for a password on purpose); an unexpected exception is `FAILED: InternalError: ...`, with its
 traceback, scrubbed, only under --traceback.
@@ -12,79 +16,45 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from runner import devdb, render
+from runner import cli_logs, devdb, render
 from runner.bootstrap import command_line as bootstrap_cli
+from runner.cli_args import EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE, build_parser
 from runner.engine import MigrationEngine
-from runner.errors import AuroraMigrationsError, BadRequest, ConfigurationError, InternalError
+from runner.errors import (
+    AuroraMigrationsError,
+    BadRequest,
+    ConfigurationError,
+    ConfirmationRequired,
+    InternalError,
+    OutputUnwritable,
+)
 from runner.events import parse_event
-from runner.logs import configure_logging
+from runner.live import LiveReporter
 from runner.redact import scrub, scrub_data, scrubbed
+from runner.results import Result
 from runner.settings import Settings
 from runner.sources import credential_source
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="aurora-migrate",
-        description="Apply Alembic revisions to the Aurora schema, safely. Without "
-        "DATABASE_URL or DB_SECRET_ARN it uses the local development database.",
-    )
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print the raw result as JSON")
-    common.add_argument(
-        "-q", "--quiet", action="store_true", help="log only warnings and errors (stderr)"
-    )
-    common.add_argument(
-        "--traceback", action="store_true", help="on an unexpected error, show the traceback"
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    up = sub.add_parser("upgrade", parents=[common], help="apply revisions up to REV (head)")
-    up.add_argument("revision", nargs="?", default="head", metavar="REV")
-    down = sub.add_parser("downgrade", parents=[common], help="revert revisions down to REV")
-    down.add_argument("revision", metavar="REV")
-    down.add_argument("--confirm", metavar="CURRENT", help="the database's current revision")
-    stamp = sub.add_parser("stamp", parents=[common], help="set the version without running")
-    stamp.add_argument("revision", metavar="REV")
-    stamp.add_argument("--confirm", metavar="CURRENT", help="the database's current revision")
-    sql = sub.add_parser("sql", parents=[common], help="print the SQL an upgrade/downgrade runs")
-    sql.add_argument("revision", nargs="?", default="head", metavar="REV")
-    sub.add_parser("current", parents=[common], help="the database's current revision")
-    sub.add_parser("history", parents=[common], help="every revision, applied or pending")
-    sub.add_parser("heads", parents=[common], help="the head revision(s) of the project")
-
-    dev = sub.add_parser("devdb", parents=[common], help="the local development database")
-    dev.add_argument("action", choices=["start", "stop", "url", "reset"])
-    dev.add_argument("--show-password", action="store_true", help="print the URL with its password")
-
-    renumber = sub.add_parser("renumber", parents=[common], help="give a revision the next number")
-    renumber.add_argument("revision", metavar="REV", help="the duplicated revision id")
-    renumber.add_argument("--file", type=Path, required=True, help="the file that lost the race")
-
-    bundle = sub.add_parser("bundle", parents=[common], help="build the Lambda deployment folder")
-    bundle.add_argument("--arch", choices=["arm64", "x86_64"], default="arm64")
-    bundle.add_argument("--python", default="3.12", dest="python_version", metavar="X.Y")
-    bundle.add_argument("--out", type=Path, required=True, metavar="DIR")
-    bootstrap_cli.add_parser(sub, common)
-    return parser
+__all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_PENDING", "EXIT_USAGE", "build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     out = Console(file=scrubbed(sys.stdout), soft_wrap=True)
     err = Console(file=scrubbed(sys.stderr), soft_wrap=True)
-    configure_logging(sys.stderr, level="WARNING" if args.quiet else "INFO")
+    human = cli_logs.human_format(args.log_format, sys.stderr.isatty())
+    cli_logs.setup(err, human=human, quiet=args.quiet, verbose=args.verbose)
+    live = LiveReporter(err, show=human and not args.quiet)
     try:
         if args.command == "devdb":
             return _devdb(args, out)
@@ -94,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _renumber(args, out)
         if args.command == bootstrap_cli.COMMAND:
             return bootstrap_cli.run(args, out)
-        return _migrate(args, out)
+        return _migrate(args, out, err, live)
     except AuroraMigrationsError as exc:
         return _failed(args, out, err, exc)
     except Exception as exc:
@@ -113,8 +83,8 @@ def _failed(
 ) -> int:
     if args.json:
         _print_json(out, exc.to_dict())
-    err.print(f"[bold red]FAILED[/]: {type(exc).__name__}: ", end="", markup=True)
-    err.out(exc.message, highlight=False)
+    err.print("[bold red]FAILED[/]: ", end="", markup=True)
+    err.out(f"{type(exc).__name__}: {exc.message}", highlight=False)
     return EXIT_USAGE if isinstance(exc, BadRequest | ConfigurationError) else EXIT_FAILED
 
 
@@ -122,7 +92,10 @@ def _print_json(out: Console, data: dict[str, Any]) -> None:
     out.file.write(json.dumps(scrub_data(data), indent=2) + "\n")
 
 
-def _migrate(args: argparse.Namespace, out: Console) -> int:
+# --- the engine's commands ---------------------------------------------------------------------
+
+
+def _migrate(args: argparse.Namespace, out: Console, err: Console, live: LiveReporter) -> int:
     event: dict[str, Any] = {"command": args.command}
     for name in ("revision", "confirm"):
         value = getattr(args, name, None)
@@ -132,14 +105,90 @@ def _migrate(args: argparse.Namespace, out: Console) -> int:
     settings = Settings.from_env()
     engine = MigrationEngine(settings, credential_source(settings, use_devdb=True))
     try:
-        result = engine.run(request)
+        with live:
+            result = engine.run(request, progress=live)
+    except ConfirmationRequired as exc:
+        raise _in_cli_words(exc, request.command) from None
+    except AuroraMigrationsError as exc:
+        applied = exc.details.get("applied")
+        if applied and not args.json:
+            render.applied_before_failure(
+                out, request.command, applied, live.finished, _describer(engine)
+            )
+        raise
     finally:
         engine.dispose()
+    return _report(args, out, err, result, database=engine.describe_database())
+
+
+def _report(
+    args: argparse.Namespace, out: Console, err: Console, result: Result, *, database: str
+) -> int:
+    shown = scrub_data(result)
+    output: Path | None = getattr(args, "output", None)
+    if output is not None:  # sql --output: the file gets the SQL, --json or not
+        _write(output, shown.sql or render.NOTHING_TO_RUN)
     if args.json:
         _print_json(out, result.to_dict())
+    elif result.command == "sql":  # stdout is the SQL alone; the summary goes to stderr
+        if output is None:
+            render.sql(out, shown.sql or "")
+        render.result(err, shown, database=database)
+        if output is not None:
+            err.print(f"SQL written to {output}", highlight=False, markup=False)
     else:
-        render.result(out, scrub_data(result), database=engine.describe_database())
+        render.result(out, shown, database=database)
+    if getattr(args, "check", False) and result.pending:
+        err.print(
+            f"{len(result.pending)} revision(s) pending: {', '.join(result.pending)}",
+            highlight=False,
+        )
+        return EXIT_PENDING
     return EXIT_OK
+
+
+def _write(path: Path, text: str) -> None:
+    """Write the whole file or nothing: a half-written plan is a wrong plan."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        partial.write_text(text)
+        os.replace(partial, path)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        raise OutputUnwritable(
+            f"Could not write the SQL to {path}: {exc.strerror or exc}. Nothing was run; "
+            "choose a path in a folder that exists and is writable, and run again.",
+            path=str(path),
+        ) from None
+
+
+def _in_cli_words(exc: ConfirmationRequired, command: str) -> ConfirmationRequired:
+    """The engine says `confirm='0017'` (the Lambda's field); here it is a flag."""
+    expected = exc.details.get("expected")
+    if not isinstance(expected, str):
+        return exc
+    given = exc.details.get("given")
+    got = "no --confirm" if given is None else f"--confirm {_quoted(given)}"
+    return ConfirmationRequired(
+        f"{command} is destructive and was refused ({got}). The database is at {expected}; "
+        f"to proceed, run it again with --confirm {_quoted(expected)}. Nothing was changed.",
+        **exc.details,
+    )
+
+
+def _quoted(value: str) -> str:
+    return shlex.quote(value if len(value) <= 80 else value[:80] + "...")
+
+
+def _describer(engine: MigrationEngine) -> Callable[[str], str]:
+    def describe(revision: str) -> str:
+        script = engine.script.get_revision(revision)
+        return script.doc if script is not None else ""
+
+    return describe
+
+
+# --- commands beside the engine ---------------------------------------------------------------
 
 
 def _devdb(args: argparse.Namespace, out: Console) -> int:
@@ -185,7 +234,7 @@ def _renumber(args: argparse.Namespace, out: Console) -> int:
 
     done = renumber(script_directory(Settings.from_env()), args.revision, args.file)
     if args.json:
-        print(json.dumps(done.to_dict(), indent=2))
+        _print_json(out, done.to_dict())
     else:
         out.print(
             f"renumbered {done.old_revision} -> {done.new_revision}: {done.new_file} "

@@ -21,6 +21,11 @@ from runner.session import KEEPALIVES
 from runner.settings import Settings
 
 APPLICATION_NAME = "aurora-migrate"
+DRIVER = "postgresql+psycopg2"
+POSTGRESQL_SCHEMES = ("postgresql", "postgres")  # `postgres://`: Heroku, RDS consoles, libpq
+ACCEPTED_FORMS = (
+    "postgresql://USER:PASSWORD@HOST:PORT/DBNAME (postgres:// and postgresql+psycopg2:// work too)"
+)
 
 
 class CredentialSource(Protocol):
@@ -44,21 +49,27 @@ class CredentialSource(Protocol):
 
 
 class UrlCredentials:
-    """Credentials taken from one SQLAlchemy URL (`DATABASE_URL`, the dev database, tests)."""
+    """Credentials taken from one SQLAlchemy URL (`DATABASE_URL`, the dev database, tests).
+
+    The URL may be spelled as Heroku and RDS consoles (`postgres://`), libpq
+    (`postgresql://`) or SQLAlchemy (`postgresql+psycopg2://`) spell it: all are normalised
+    to the driver the runner uses.
+    """
 
     def __init__(self, url: URL | str) -> None:
         try:
             parsed = sa.make_url(url) if isinstance(url, str) else url
         except (sa.exc.ArgumentError, ValueError):  # ValueError: e.g. a port that is no number
             raise ConfigurationError(
-                "DATABASE_URL is not a valid SQLAlchemy URL; expected "
-                "postgresql+psycopg2://USER:PASSWORD@HOST:PORT/DBNAME."
+                f"DATABASE_URL is not a valid database URL; expected {ACCEPTED_FORMS}."
             ) from None
-        if parsed.get_backend_name() != "postgresql":
+        backend = parsed.drivername.partition("+")[0]
+        if backend not in POSTGRESQL_SCHEMES:
             raise ConfigurationError(
-                f"DATABASE_URL must point at PostgreSQL, not {parsed.get_backend_name()!r}."
+                f"DATABASE_URL must point at PostgreSQL, not {backend[:40]!r}; expected "
+                f"{ACCEPTED_FORMS}."
             )
-        self._url = parsed.set(drivername="postgresql+psycopg2")
+        self._url = parsed.set(drivername=DRIVER)
         redact.register_url(self._url)  # the password, and ?password= / ?sslpassword=
 
     def url(self) -> URL:

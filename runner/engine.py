@@ -42,6 +42,14 @@ from runner.errors import (
     MigrationFailed,
 )
 from runner.logs import log_event
+from runner.progress import (
+    LOCK_ACQUIRED,
+    LOCK_WAITING,
+    STEP_DONE,
+    STEP_START,
+    Progress,
+    ProgressCallback,
+)
 from runner.redact import safe_url
 from runner.results import AppliedRevision, Request, Result, state_label
 from runner.settings import Settings
@@ -59,6 +67,7 @@ class _Run:
     run_id: str
     request_id: str | None
     remaining_ms: RemainingMs | None
+    progress: ProgressCallback | None = None
     started: float = field(default_factory=time.monotonic)
     applied: list[AppliedRevision] = field(default_factory=list)
     in_flight: Any = None
@@ -87,9 +96,13 @@ class MigrationEngine:
         *,
         remaining_ms: RemainingMs | None = None,
         request_id: str | None = None,
+        progress: ProgressCallback | None = None,
     ) -> Result:
-        """Run one command. Raises an `AuroraMigrationsError` on any failure."""
-        run = _Run(request, str(uuid.uuid4()), request_id, remaining_ms)
+        """Run one command. Raises an `AuroraMigrationsError` on any failure.
+
+        `progress`, if given, hears of the lock wait and of each revision as it runs.
+        """
+        run = _Run(request, str(uuid.uuid4()), request_id, remaining_ms, progress)
         log_event(
             "run.start",
             command=request.command,
@@ -168,7 +181,14 @@ class MigrationEngine:
             current = revisions.current_heads(conn)
         plan = self._plan_either_way(expression, current)
         buffer = io.StringIO()
-        offline_sql.render(self._config(output=buffer), self.script, plan, current)
+        offline_sql.render(
+            self._config(output=buffer),
+            self.script,
+            plan,
+            current,
+            run_id=f"offline-{run.run_id}",
+            request_id=run.request_id,
+        )
         return Result(
             command="sql",
             before=current,
@@ -206,7 +226,14 @@ class MigrationEngine:
                     self._check_confirm(run.request, revisions.current_heads(conn))
                     conn.rollback()
                 run.phase = "waiting for the migration lock"
-                lock_wait_ms = lock.acquire(conn, wait_s=self.settings.lock_wait_s)
+                lock_wait_ms = lock.acquire(
+                    conn,
+                    wait_s=self.settings.lock_wait_s,
+                    on_wait=lambda: _tell(
+                        run, Progress(LOCK_WAITING, wait_limit_s=self.settings.lock_wait_s)
+                    ),
+                )
+                _tell(run, Progress(LOCK_ACQUIRED, waited_ms=lock_wait_ms))
                 run.phase = "reading the current revision"
                 before = revisions.current_heads(conn)
                 conn.commit()
@@ -269,6 +296,8 @@ class MigrationEngine:
                 f"{request.command} is destructive and was refused ({got}). The database is at "
                 f"{expected!r}; to proceed, repeat the request with confirm={expected!r}.",
                 current=current,
+                expected=expected,
+                given=request.confirm,
             )
 
     def _apply(
@@ -345,6 +374,7 @@ class MigrationEngine:
                 run.in_flight, run.step_started = step, time.monotonic()
                 run.phase = "applying"
                 log_event("step.start", revision=step.revision, direction=direction)
+                _tell(run, Progress(STEP_START, step.revision, step.description, direction))
                 watch.start()
                 if run.blockers:
                     run.blockers.start()
@@ -438,6 +468,9 @@ class MigrationEngine:
                 description=applied.description,
                 direction=direction,
                 duration_ms=duration,
+            )
+            _tell(
+                run, Progress(STEP_DONE, planned.revision, planned.description, direction, duration)
             )
 
         return record
@@ -579,6 +612,11 @@ class MigrationEngine:
     def dispose(self) -> None:
         if self._engine is not None:
             self._engine.dispose()
+
+
+def _tell(run: _Run, progress: Progress) -> None:
+    if run.progress is not None:
+        run.progress(progress)
 
 
 def _ms_since(started: float) -> int:

@@ -93,6 +93,10 @@ class DuplicateRevision(BadRequest):
     """Two revision files declare the same revision id; Alembic would silently use one."""
 
 
+class RevisionLoadFailed(BadRequest):
+    """A revision file cannot be loaded by Python (a syntax error, a failing import)."""
+
+
 class RenumberRefused(BadRequest):
     """`renumber` cannot renumber that file safely; nothing was written."""
 
@@ -103,6 +107,10 @@ class InvalidName(BadRequest):
 
 class BootstrapRefused(BadRequest):
     """The role or schema is in a state `bootstrap-migrator` must not paper over."""
+
+
+class OutputUnwritable(BadRequest):
+    """The CLI could not write its output file (`sql --output`); nothing was run."""
 
 
 class ConfigurationError(AuroraMigrationsError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -32,16 +33,19 @@ HELD_SQL = (
 )
 
 
-def acquire(conn: Connection, *, wait_s: float) -> int:
+def acquire(conn: Connection, *, wait_s: float, on_wait: Callable[[], None] | None = None) -> int:
     """Take the lock on `conn`, waiting up to `wait_s`; returns how long we waited, in ms.
 
     Runs in its own transaction and commits it; the session lock outlives the transaction.
+    `on_wait` is called once if another run holds the lock, before the wait begins.
     """
     started = time.monotonic()
     got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar()
     conn.commit()
     if not got:
         log_event("lock.waiting", lock_key=LOCK_KEY, wait_limit_s=wait_s)
+        if on_wait is not None:
+            on_wait()
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = {max(1, int(wait_s * 1000))}")
         try:
             conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})

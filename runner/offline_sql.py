@@ -3,6 +3,11 @@
 Alembic's offline mode runs each revision against a mock connection that only records SQL.
 A revision that reads query results or commits on the connection cannot run that way; the
 failure is reported as `OfflineSqlUnavailable`, naming the revision, instead of a traceback.
+
+The SQL also makes the history-table writes a real run makes (`runner.history_table`): the
+`CREATE TABLE IF NOT EXISTS` before the first revision, and in each revision's transaction
+its row, with the literal run id given and the command `sql`. Applied by hand, it keeps the
+record as straight as `upgrade` would.
 """
 
 from __future__ import annotations
@@ -15,21 +20,50 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
+from runner import alembic_internals, history_table
 from runner.errors import AuroraMigrationsError, OfflineSqlUnavailable
 from runner.revisions import Plan, Step
 
 REASON_LENGTH = 300
 
 
-def render(config: Config, script: ScriptDirectory, plan: Plan, current: Sequence[str]) -> None:
-    """Write the plan's SQL to the config's output buffer, from the database's `current` heads."""
+def render(
+    config: Config,
+    script: ScriptDirectory,
+    plan: Plan,
+    current: Sequence[str],
+    *,
+    run_id: str,
+    request_id: str | None = None,
+) -> None:
+    """Write the plan's SQL to the config's output buffer, from the database's `current` heads.
+
+    The history rows carry `run_id` (e.g. `offline-<uuid>`), so they can be told apart.
+    """
     rendering: list[Step] = []
 
     def offline_steps(rev: Any, context: MigrationContext) -> Iterator[Any]:
-        for step in plan:
+        for number, step in enumerate(plan):
+            if number == 0:  # as a run does: once, outside any revision's transaction
+                context.execute(history_table.CREATE.strip())
+                alembic_internals.add_version_apply_hook(context, record)
             rendering[:] = [step]
             yield step.step
         rendering.clear()
+
+    def record(*, ctx: MigrationContext, **_: Any) -> None:
+        """on_version_apply: the history row, inside the revision's transaction."""
+        step = rendering[0]
+        row = history_table.INSERT.bindparams(
+            run_id=run_id,
+            command="sql",
+            revision=step.revision,
+            description=step.description,
+            direction=plan.direction,
+            duration_ms=0,
+            request_id=request_id,
+        )
+        ctx.execute(row)  # offline, bound values are rendered as literals
 
     try:
         with EnvironmentContext(

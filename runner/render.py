@@ -1,13 +1,24 @@
-"""Readable tables for the CLI: the reporter step after the engine's plain result."""
+"""Readable tables for the CLI: the reporter step after the engine's plain result.
+
+`result` is the summary of a command (for `sql`, everything but the SQL itself, which
+`sql` prints: pure and whole, highlighted only on a terminal). `applied_before_failure` is
+what a failed run leaves behind, as the database recorded it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
+from rich.syntax import Syntax
 from rich.table import Table
+from rich.text import Text
 
+from runner.progress import Progress
 from runner.results import Result, state_label
+
+NOTHING_TO_RUN = "-- nothing to run\n"
 
 
 def result(console: Console, res: Result, *, database: str) -> None:
@@ -34,8 +45,6 @@ def result(console: Console, res: Result, *, database: str) -> None:
         for item in res.applied:
             table.add_row(item.revision, item.description, item.direction, str(item.duration_ms))
         console.print(table)
-    if res.sql is not None:  # verbatim: a cropped or re-wrapped statement is a wrong statement
-        console.out(res.sql or "-- nothing to run\n", highlight=False, end="")
     if res.pending:
         console.print(f"pending: {', '.join(res.pending)}", highlight=False)
     if not res.complete:
@@ -49,4 +58,51 @@ def mapping(console: Console, title: str, data: dict[str, Any]) -> None:
     table = Table("key", "value", title=title)
     for key, value in data.items():
         table.add_row(str(key), str(value))
+    console.print(table)
+
+
+def sql(console: Console, text: str) -> None:
+    """The SQL, verbatim: a cropped or re-wrapped statement is a wrong statement."""
+    text = text or NOTHING_TO_RUN
+    if not console.is_terminal:
+        console.file.write(text)
+        return
+    highlighted = Syntax(text, "sql", theme="ansi_dark", background_color="default")
+    console.print(highlighted.highlight(text), soft_wrap=True, end="")
+
+
+_DONE = {"upgrade": "applied", "downgrade": "reverted", "stamp": "stamped"}
+
+
+def applied_before_failure(
+    console: Console,
+    command: str,
+    applied: Sequence[str],
+    seen: Sequence[Progress],
+    describe: Callable[[str], str],
+) -> None:
+    """The revisions the database says this run moved before it failed; they stay moved.
+
+    `seen` is what the live progress heard of them; `describe(revision)` names any other.
+    """
+    if not applied:
+        return
+    done = _DONE.get(command, "applied")
+    by_revision = {step.revision: step for step in seen}
+    table = Table(
+        "revision",
+        "description",
+        "direction",
+        "ms",
+        title=f"{done} before the failure ({len(applied)}): these stay {done}",
+        title_justify="left",
+    )
+    for revision in applied:
+        step = by_revision.get(revision)
+        if step is None:
+            table.add_row(revision, Text(describe(revision)), "", "")
+        else:
+            table.add_row(
+                revision, Text(step.description or ""), step.direction, str(step.duration_ms)
+            )
     console.print(table)

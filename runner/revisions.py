@@ -9,7 +9,6 @@ one module that touches Alembic's non-public API).
 
 from __future__ import annotations
 
-import os
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from sqlalchemy.engine import Connection
 from runner import alembic_internals, targets
 from runner.errors import DatabaseAhead, DuplicateRevision
 from runner.results import RevisionInfo
+from runner.revision_load import display, loading_revisions
 
 
 @dataclass(frozen=True)
@@ -80,11 +80,15 @@ _UNIQUE: weakref.WeakSet[ScriptDirectory] = weakref.WeakSet()
 
 
 def scan(script: ScriptDirectory) -> list[RevisionFile]:
-    """Every revision file, read one by one: unlike Alembic's map, duplicates are all kept."""
-    return [
-        RevisionFile(sc.revision, to_tuple(sc.down_revision, default=()), Path(sc.path), sc.doc)
-        for sc in alembic_internals.revision_files(script)
-    ]
+    """Every revision file, read one by one: unlike Alembic's map, duplicates are all kept.
+
+    A file Python cannot load is `RevisionLoadFailed`, naming it and the line.
+    """
+    with loading_revisions():
+        return [
+            RevisionFile(sc.revision, to_tuple(sc.down_revision, default=()), Path(sc.path), sc.doc)
+            for sc in alembic_internals.revision_files(script)
+        ]
 
 
 def check_unique(script: ScriptDirectory) -> None:
@@ -119,11 +123,7 @@ def check_unique(script: ScriptDirectory) -> None:
 
 
 def _display(path: Path) -> str:
-    """A path as the user typed it from here: relative to the working directory if inside."""
-    try:
-        return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
-    except ValueError:
-        return str(path)
+    return display(str(path))
 
 
 def graph(script: ScriptDirectory) -> targets.RevisionGraph:

@@ -54,7 +54,7 @@ def test_downgrade_needs_confirm(db_env: dict[str, str], database_url: URL) -> N
     assert cli("upgrade", env=db_env).returncode == 0
     refused = cli("downgrade", "base", env=db_env)
     assert refused.returncode == 2
-    assert "ConfirmationRequired" in refused.stderr and "confirm='0017'" in refused.stderr
+    assert "FAILED: ConfirmationRequired" in refused.stderr and "--confirm 0017" in refused.stderr
     assert versions(database_url) == ["0017"]
     done = cli("downgrade", "base", "--confirm", "0017", "--json", env=db_env)
     assert done.returncode == 0 and json.loads(done.stdout)["after"] == []

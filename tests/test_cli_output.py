@@ -1,12 +1,14 @@
 """What an operator reads: the human (non-`--json`) output of the real `aurora-migrate`.
 
-Run as a subprocess with its output piped, as in CI logs or `aurora-migrate sql > plan.sql`.
+Run as a subprocess with its output piped, as in CI logs or `aurora-migrate sql > plan.sql`
+(tests/test_cli_progress.py and tests/test_cli_flags.py look at a terminal).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from rich.console import Console
 from sqlalchemy.engine import URL
 
 from runner import render
+from runner.progress import STEP_DONE, Progress
 from runner.results import Result
 from tests.conftest import write_alembic_ini
 from tests.test_cli import cli
@@ -79,27 +82,31 @@ def test_heads_needs_no_revision_table_and_hides_the_password(
 
 
 def test_sql_prints_every_statement_whole(chain_env: dict[str, str]) -> None:
-    """Piped output is 80 columns wide; the SQL must still come out verbatim, not cropped."""
+    """Piped output is 80 columns wide; the SQL must still come out verbatim, not cropped:
+    stdout is exactly the SQL of the JSON result (but for the run id), the summary is on
+    stderr (tests/test_cli_sql.py applies it with psql)."""
     run("upgrade", "0002", env=chain_env)
     done = cli("sql", "--json", env=chain_env)
-    expected = [line for line in json.loads(done.stdout)["sql"].splitlines() if line.strip()]
+    expected = json.loads(done.stdout)["sql"].splitlines()
 
-    out = run("sql", env=chain_env)
+    printed = cli("sql", "-q", env=chain_env)
 
-    printed = [line for line in out if line.strip()]
-    start = printed.index(expected[0])
-    assert printed[start : start + len(expected)] == expected
+    assert _without_run_ids(printed.stdout.splitlines()) == _without_run_ids(expected)
     assert any(len(line) > 80 for line in expected), "the check covers a long statement"
-    assert "upgrade: 2 revision(s), none run" in out
+    assert "upgrade: 2 revision(s), none run" in printed.stderr.splitlines()
+
+
+def _without_run_ids(lines: list[str]) -> list[str]:
+    return [re.sub(r"'offline-[0-9a-f-]+'", "'offline-RUN'", line) for line in lines]
 
 
 def test_sql_says_so_when_there_is_nothing_to_run(chain_env: dict[str, str]) -> None:
     run("upgrade", env=chain_env)
 
-    out = run("sql", env=chain_env)
+    printed = cli("sql", "-q", env=chain_env)
 
-    assert "-- nothing to run" in out
-    assert "upgrade: 0 revision(s), none run" in out
+    assert printed.stdout == "-- nothing to run\n"
+    assert "upgrade: 0 revision(s), none run" in printed.stderr.splitlines()
 
 
 def test_downgrade_shows_the_move_and_what_was_reverted(chain_env: dict[str, str]) -> None:
@@ -134,3 +141,18 @@ def test_a_report_is_a_key_value_table() -> None:
     out = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
     assert out[0].strip() == "bundle"
     assert table(out) == [["arch", "arm64"], ["files", "1234"]]
+
+
+def test_the_failure_table_names_revisions_the_progress_did_not_see() -> None:
+    """The database's list wins: a revision recorded without a progress event (for example
+    one whose commit was retried) is still listed, described from its file."""
+    console = Console(file=io.StringIO(), width=100)
+    seen = [Progress(STEP_DONE, "0001", "step 1", "up", 12)]
+
+    render.applied_before_failure(
+        console, "upgrade", ["0001", "0002"], seen, describe=lambda rev: f"file of {rev}"
+    )
+
+    out = console.file.getvalue().splitlines()  # type: ignore[attr-defined]
+    assert out[0].startswith("applied before the failure (2)")
+    assert table(out) == [["0001", "step 1", "up", "12"], ["0002", "file of 0002", "", ""]]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from runner.database import CredentialSource, UrlCredentials
+from runner.database import POSTGRESQL_SCHEMES, CredentialSource, UrlCredentials
 from runner.errors import ConfigurationError
 from runner.settings import Settings
 
@@ -57,7 +57,7 @@ def admin_credentials(
             "postgresql://USER:PASSWORD@HOST:PORT/DB.",
             variable=url_variable,
         ) from None
-    if url.get_backend_name() != "postgresql":
+    if url.drivername.partition("+")[0] not in POSTGRESQL_SCHEMES:  # postgres:// is fine too
         raise ConfigurationError(
             f"{url_variable} must point at PostgreSQL, not {url.get_backend_name()!r}.",
             variable=url_variable,
