@@ -47,7 +47,7 @@ CONFIRM_HELP = (
 
 def _environment() -> str:
     width = max(len(name) for name in ENVIRONMENT)
-    lines = [f"  {name:<{width}}  {text}" for name, (_attr, _default, text) in ENVIRONMENT.items()]
+    lines = [f"  {name:<{width}}  {text}" for name, (_attr, text) in ENVIRONMENT.items()]
     return "environment (without DATABASE_URL or DB_SECRET_ARN: the local dev database):\n" + (
         "\n".join(lines)
     )

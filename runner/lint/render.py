@@ -94,7 +94,7 @@ def render_upgrade(
     config.attributes["managed_by_runner"] = True
     parents = list(down_revisions(sc))
     plan = revisions.plan(script, "up", sc.revision, parents)
-    offline_sql.render(config, script, plan, parents)
+    offline_sql.render(config, script, plan, parents, run_id="lint")
     statements, line = [], 0
     for text, source_line in recorder.writes:
         if source_line is None and _VERSION_TABLE.search(text):
