@@ -26,7 +26,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
-from runner import driver_errors, history_table, lock, offline_sql, revisions, session
+from runner import driver_errors, history_table, lock, offline_sql, redact, revisions, session
 from runner.database import CredentialSource, connect, make_engine
 from runner.driver_errors import Failure
 from runner.errors import (
@@ -38,6 +38,7 @@ from runner.errors import (
     LockLost,
     MigrationFailed,
 )
+from runner.integrity import checksums, validate
 from runner.logs import log_event
 from runner.redact import safe_url
 from runner.results import AppliedRevision, Request, Result, state_label
@@ -63,6 +64,22 @@ class _Run:
     stopped_early: bool = False
     phase: str = "starting"
     watch: TransactionWatch | None = None
+    who: checksums.RunBy | None = None
+    running_row: int | None = None  # the history row of the step in flight, marked `running`
+
+    def row(self, **values: Any) -> dict[str, Any]:
+        """The columns every history row of this run shares, plus `values`."""
+        who = self.who
+        assert who is not None
+        return {
+            "run_id": self.run_id,
+            "command": self.request.command,
+            "request_id": who.request_id,
+            "runner_version": checksums.runner_version(),
+            "run_by": who.run_by,
+            "function_arn": who.function_arn,
+            **values,
+        }
 
 
 class MigrationEngine:
@@ -82,9 +99,15 @@ class MigrationEngine:
         *,
         remaining_ms: RemainingMs | None = None,
         request_id: str | None = None,
+        function_arn: str | None = None,
     ) -> Result:
-        """Run one command. Raises an `AuroraMigrationsError` on any failure."""
+        """Run one command. Raises an `AuroraMigrationsError` on any failure.
+
+        `request_id` and `function_arn` say which Lambda invocation ran it, for the history;
+        without them the history names the local user and host.
+        """
         run = _Run(request, str(uuid.uuid4()), request_id, remaining_ms)
+        run.who = checksums.run_by(function_arn=function_arn, request_id=request_id)
         log_event(
             "run.start",
             command=request.command,
@@ -93,7 +116,8 @@ class MigrationEngine:
             database=self.describe_database(),
         )
         try:
-            revisions.validate_target(self.script, request.revision)
+            if request.command != "validate":  # validate reports duplicates as findings
+                revisions.validate_target(self.script, request.revision)
             command: Callable[[_Run], Result] = getattr(self, f"_{request.command}")
             result = command(run)
         except AuroraMigrationsError as exc:
@@ -206,6 +230,10 @@ class MigrationEngine:
                 conn.commit()
                 if direction != "up":  # and again under the lock: another run may have moved it
                     self._check_confirm(run.request, before)
+                else:  # no upgrade over a revision edited after it was applied, unless allowed
+                    run.phase = "comparing the applied revisions' checksums"
+                    validate.refuse_changed(conn, self.script, run.request.allow_changed, run.row)
+                    conn.commit()
                 steps = self._plan(direction, target, before)
                 if steps:  # a refused or empty request leaves the database exactly as it was
                     run.phase = "creating the history table"
@@ -279,6 +307,8 @@ class MigrationEngine:
                     run.stopped_early = True
                     return
                 run.in_flight, run.step_started = step, time.monotonic()
+                self._mark_running(run, conn, step, direction)
+                self._between_steps(run, conn)  # the lock check, in the revision's transaction
                 run.phase = "applying"
                 log_event("step.start", revision=step.revision, direction=direction)
                 watch.start()
@@ -289,8 +319,61 @@ class MigrationEngine:
         try:
             with EnvironmentContext(config, self.script, fn=guarded):
                 self.script.run_env()
+        except BaseException as exc:
+            watch.stop()  # the failed row below is book-keeping, not the revision's work
+            self._mark_failed(run, conn, exc)
+            raise
         finally:
             watch.close()
+
+    def _mark_running(
+        self, run: _Run, conn: Connection, step: revisions.Step, direction: str
+    ) -> None:
+        """The step's history row, `running`, committed before the revision starts: if the
+        run dies mid-step, `repair` finds it. A refused write stops the run before the step."""
+        run.phase = "recording the revision as running in the history table"
+        checksum = checksums.revision_checksum(self.script, step.revision)
+        try:
+            run.running_row = history_table.insert(
+                conn,
+                **run.row(
+                    revision=step.revision,
+                    description=step.description,
+                    direction=direction,
+                    duration_ms=0,
+                    status="running",
+                    checksum=checksum,
+                ),
+            )
+            conn.commit()
+        except sa.exc.DBAPIError as exc:
+            if driver_errors.classify(exc) is Failure.CONNECTION_LOST:
+                raise
+            raise self._history_write_failed(step.revision, exc, ran=False) from None
+
+    def _mark_failed(self, run: _Run, conn: Connection, exc: BaseException) -> None:
+        """After the rollback, on the same connection (it still holds the lock): the step's
+        row becomes `failed`, with the scrubbed error. Nothing to do if the connection is gone;
+        the row stays `running` and `repair` reports it."""
+        row, run.running_row = run.running_row, None
+        if row is None or driver_errors.classify(exc) is Failure.CONNECTION_LOST:
+            return
+        error = (
+            exc.message if isinstance(exc, AuroraMigrationsError) else driver_errors.message(exc)
+        )
+        try:
+            conn.rollback()
+            history_table.fail(
+                conn, row, duration_ms=_ms_since(run.step_started), error=redact.clean(error)
+            )
+            conn.commit()
+        except sa.exc.SQLAlchemyError as failed:
+            log_event(
+                "history.failed_row_not_written",
+                level=logging.WARNING,
+                history_row=row,
+                error=driver_errors.message(failed),
+            )
 
     def _between_steps(self, run: _Run, conn: Connection) -> None:
         """Before each revision and after the last: settle the record, check the lock.
@@ -328,32 +411,16 @@ class MigrationEngine:
                 )
             assert ctx.connection is not None
             run.phase = "recording the revision in the history table"
+            assert run.running_row is not None
             try:
-                history_table.record(
-                    ctx.connection,
-                    run_id=run.run_id,
-                    command=run.request.command,
-                    revision=applied.revision,
-                    description=applied.description,
-                    direction=direction,
-                    duration_ms=duration,
-                    request_id=run.request_id,
-                )
+                history_table.finish(ctx.connection, run.running_row, duration_ms=duration)
             except sa.exc.DBAPIError as exc:
                 if driver_errors.classify(exc) is Failure.CONNECTION_LOST:
                     raise
-                said = driver_errors.message(exc)
-                raise HistoryWriteFailed(
-                    f"Revision {planned.revision} ran, but its row in "
-                    f"{history_table.TABLE} could not be written: {said}. The "
-                    "revision's transaction was rolled back. This is not a fault of the "
-                    f"revision: check {history_table.TABLE} (its columns, triggers, "
-                    "permissions) and run the command again.",
-                    revision=planned.revision,
-                    database_error=said,
-                ) from None
+                raise self._history_write_failed(planned.revision, exc, ran=True) from None
             run.applied.append(applied)
             run.in_flight = None
+            run.running_row = None
             run.phase = "committing the revision"
             log_event(
                 "step",
@@ -364,6 +431,25 @@ class MigrationEngine:
             )
 
         return record
+
+    @staticmethod
+    def _history_write_failed(
+        revision: str, exc: BaseException, *, ran: bool
+    ) -> HistoryWriteFailed:
+        said = driver_errors.message(exc)
+        what = (
+            f"Revision {revision} ran, but its row in {history_table.TABLE} could not be "
+            f"written: {said}. The revision's transaction was rolled back."
+            if ran
+            else f"Revision {revision} did not run: its row in {history_table.TABLE} could "
+            f"not be written before it: {said}."
+        )
+        return HistoryWriteFailed(
+            f"{what} This is not a fault of the revision: check {history_table.TABLE} (its "
+            "columns, triggers, permissions) and run the command again.",
+            revision=revision,
+            database_error=said,
+        )
 
     def _time_left(self, run: _Run, step: revisions.Step) -> bool:
         if run.remaining_ms is None:

@@ -105,6 +105,18 @@ class BootstrapRefused(BadRequest):
     """The role or schema is in a state `bootstrap-migrator` must not paper over."""
 
 
+class ChangedRevision(BadRequest):
+    """An applied revision's file was edited since; upgrade refuses unless `allow_changed`."""
+
+
+class BaselineRefused(BadRequest):
+    """The live schema differs from the expected schema at the revision, or it is versioned."""
+
+
+class ImportRefused(BadRequest):
+    """`import-sql` cannot turn that folder into revisions safely; nothing was written."""
+
+
 class ConfigurationError(AuroraMigrationsError):
     """The runner is not configured well enough to reach a database."""
 
@@ -174,6 +186,19 @@ class LocalDatabaseError(AuroraMigrationsError):
 
 class BundleFailed(AuroraMigrationsError):
     """The Lambda deployment bundle could not be built (pip failed, or a bad output folder)."""
+
+
+class ExpectedSchemaMissing(ConfigurationError):
+    """No expected schema was shipped for this project, so drift and baseline cannot compare."""
+
+
+class ExpectedSchemaUnavailable(BundleFailed):
+    """The expected schema could not be built: no PostgreSQL server binaries, or a revision
+    failed on the throwaway database."""
+
+
+class IrreversibleRevision(MigrationFailed):
+    """A revision imported from a SQL file without a down script cannot be downgraded."""
 
 
 class OfflineSqlUnavailable(AuroraMigrationsError):
