@@ -200,6 +200,21 @@ class MigrationEngine:
             message=f"{plan.direction}grade: {len(plan)} revision(s), none run",
         )
 
+    def _validate(self, run: _Run) -> Result:
+        """Does the history agree with the code? Read-only; findings, not errors."""
+        with self._connection() as conn:
+            found = validate.check(conn, self.script)
+            current = revisions.current_heads(conn)
+            conn.rollback()
+        return Result(
+            command="validate",
+            before=current,
+            after=current,
+            heads=sorted(self.script.get_heads()),
+            findings=found,
+            message=_found(found, "the history agrees with the code"),
+        )
+
     def _upgrade(self, run: _Run) -> Result:
         return self._migrate(run, direction="up")
 
@@ -214,6 +229,7 @@ class MigrationEngine:
     def _migrate(self, run: _Run, *, direction: str) -> Result:
         """Lock, plan, apply, record - all on one connection, which also holds the lock."""
         target = run.request.revision or "head"
+        accepted: list[str] = []
         try:
             with self._connection() as conn:
                 run.phase = "preparing the session"
@@ -232,7 +248,9 @@ class MigrationEngine:
                     self._check_confirm(run.request, before)
                 else:  # no upgrade over a revision edited after it was applied, unless allowed
                     run.phase = "comparing the applied revisions' checksums"
-                    validate.refuse_changed(conn, self.script, run.request.allow_changed, run.row)
+                    accepted = validate.refuse_changed(
+                        conn, self.script, run.request.allow_changed, run.row
+                    )
                     conn.commit()
                 steps = self._plan(direction, target, before)
                 if steps:  # a refused or empty request leaves the database exactly as it was
@@ -264,6 +282,8 @@ class MigrationEngine:
             target_expression=target,
             heads=list(self.script.get_heads()),
             lock_wait_ms=lock_wait_ms,
+            actions=[f"accepted the edited file of {rev} (allow_changed)" for rev in accepted]
+            or None,
             message=_summary(run, remaining, direction),
         )
 
@@ -581,6 +601,13 @@ class MigrationEngine:
 
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+def _found(found: Sequence[Any], clean: str) -> str:
+    if not found:
+        return f"No findings: {clean}."
+    ids = sorted({f.id for f in found})
+    return f"{len(found)} finding(s): {', '.join(ids)}."
 
 
 def _summary(run: _Run, remaining: list[str], direction: str) -> str:
