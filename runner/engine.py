@@ -38,7 +38,7 @@ from runner.errors import (
     LockLost,
     MigrationFailed,
 )
-from runner.integrity import checksums, validate
+from runner.integrity import checksums, drift, schema, validate
 from runner.logs import log_event
 from runner.redact import safe_url
 from runner.results import AppliedRevision, Request, Result, state_label
@@ -213,6 +213,29 @@ class MigrationEngine:
             heads=sorted(self.script.get_heads()),
             findings=found,
             message=_found(found, "the history agrees with the code"),
+        )
+
+    def _drift(self, run: _Run) -> Result:
+        """The live schema against the expected schema at the database's revision. Read-only."""
+        expected = drift.load_expected(self.settings.alembic_ini)
+        with self._connection() as conn:
+            current = revisions.current_heads(conn)
+            live = schema.capture(conn)
+            conn.rollback()
+        revisions.applied_set(self.script, current)  # a database ahead of the code: refuse
+        want = drift.expected_at(expected, current, revisions.ordered(self.script))
+        found = drift.compare(want, live)
+        log_event("drift.counted", drift_count=len(found), revision=state_label(current))
+        return Result(
+            command="drift",
+            before=current,
+            after=current,
+            heads=sorted(self.script.get_heads()),
+            findings=found,
+            drift_count=len(found),
+            message=_found(
+                found, f"the schema is what the revisions create at {state_label(current)}"
+            ),
         )
 
     def _upgrade(self, run: _Run) -> Result:
