@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,7 +38,7 @@ from runner.errors import (
     LockLost,
     MigrationFailed,
 )
-from runner.integrity import checksums, drift, schema, validate
+from runner.integrity import baseline, checksums, drift, schema, validate
 from runner.logs import log_event
 from runner.redact import safe_url
 from runner.results import AppliedRevision, Request, Result, state_label
@@ -237,6 +237,66 @@ class MigrationEngine:
                 found, f"the schema is what the revisions create at {state_label(current)}"
             ),
         )
+
+    def _baseline(self, run: _Run) -> Result:
+        """Record a revision as applied without running it, if the schema is what it describes."""
+        assert run.request.revision is not None
+        expected = drift.load_expected(self.settings.alembic_ini)
+        with self._locked(run) as (conn, lock_wait_ms):
+            done = baseline.baseline(
+                conn,
+                self.script,
+                expected,
+                run.request.revision,
+                force=run.request.force,
+                row=run.row,
+            )
+            conn.commit()
+            after = revisions.current_heads(conn)
+            conn.commit()
+        forced = (
+            f", despite {len(done.differences)} difference(s), recorded" if done.differences else ""
+        )
+        return Result(
+            command="baseline",
+            before=[],
+            after=after,
+            target=done.revision,
+            target_expression=run.request.revision,
+            pending=revisions.pending(self.script, after),
+            heads=sorted(self.script.get_heads()),
+            lock_wait_ms=lock_wait_ms,
+            findings=done.differences,
+            actions=[f"recorded {done.revision} as applied without running it{forced}"],
+            message=f"Baselined at {done.revision}: {len(done.covers)} revision(s) recorded as "
+            f"applied, none run{forced}.",
+        )
+
+    @contextmanager
+    def _locked(self, run: _Run) -> Iterator[tuple[Connection, int]]:
+        """A connection holding the migration lock, for baseline and repair; released after.
+
+        A wrong `confirm` is refused at once and again under the lock, as for downgrade."""
+        try:
+            with self._connection() as conn:
+                run.phase = "preparing the session"
+                session.apply(conn, self.settings)
+                conn.commit()
+                self._check_confirm(run.request, revisions.current_heads(conn))
+                conn.rollback()
+                run.phase = "waiting for the migration lock"
+                lock_wait_ms = lock.acquire(conn, wait_s=self.settings.lock_wait_s)
+                self._check_confirm(run.request, revisions.current_heads(conn))
+                conn.commit()
+                run.phase = f"running {run.request.command}"
+                yield conn, lock_wait_ms
+                run.phase = "releasing the migration lock"
+                if not lock.release(conn):
+                    raise self._lock_lost(run, "when the run released it")
+        except AuroraMigrationsError:
+            raise
+        except Exception as exc:
+            raise self._failure(run, exc) from None
 
     def _upgrade(self, run: _Run) -> Result:
         return self._migrate(run, direction="up")
