@@ -97,7 +97,7 @@ def test_the_imported_chain_runs_the_sql_as_written(database_url: URL, tmp_path:
     assert scalar(database_url, "SELECT indisvalid FROM pg_index "
                   "WHERE indexrelid = 'idx_leads_email'::regclass")  # fmt: skip
 
-    with pytest.raises(IrreversibleRevision, match="016_drop_phone.sql, which had no down"):
+    with pytest.raises(IrreversibleRevision, match=r"016_drop_phone\.sql, which had no down"):
         engine.run(Request("downgrade", "0015", confirm="0017"))
     assert versions(database_url) == ["0016"], "0017 went down by its own downgrade; 0016 refused"
 
@@ -140,7 +140,7 @@ def test_ambiguous_folders_are_refused_and_nothing_is_written(tmp_path: Path) ->
     bad = tmp_path / "bad"
     shutil.copytree(LEGACY, bad)
     (bad / "notes.sql").write_text("SELECT 1;")
-    with pytest.raises(ImportRefused, match="notes.sql is not named NNN_name.sql"):
+    with pytest.raises(ImportRefused, match=r"notes\.sql is not named NNN_name\.sql"):
         import_folder(bad, versions_dir)
     (bad / "notes.sql").unlink()
     (bad / "003_again.sql").write_text("SELECT 1;")
