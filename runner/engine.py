@@ -38,7 +38,7 @@ from runner.errors import (
     LockLost,
     MigrationFailed,
 )
-from runner.integrity import baseline, checksums, drift, schema, validate
+from runner.integrity import baseline, checksums, drift, repair, schema, validate
 from runner.logs import log_event
 from runner.redact import safe_url
 from runner.results import AppliedRevision, Request, Result, state_label
@@ -270,6 +270,36 @@ class MigrationEngine:
             actions=[f"recorded {done.revision} as applied without running it{forced}"],
             message=f"Baselined at {done.revision}: {len(done.covers)} revision(s) recorded as "
             f"applied, none run{forced}.",
+        )
+
+    def _repair(self, run: _Run) -> Result:
+        """Report what a failed or interrupted run left; with confirm, clear what is safe."""
+        if run.request.confirm is None:
+            with self._connection() as conn:
+                current = revisions.current_heads(conn)
+                found = repair.inspect(conn, self.script).findings()
+                conn.rollback()
+            return Result(
+                command="repair",
+                before=current,
+                after=current,
+                findings=found,
+                message=_found(found, "no run left anything behind"),
+            )
+        with self._locked(run) as (conn, lock_wait_ms):
+            current = revisions.current_heads(conn)
+            report = repair.inspect(conn, self.script)
+            conn.commit()
+            actions = repair.clear(conn, report, run.run_id, run.row)
+            left = repair.remaining(report)
+        return Result(
+            command="repair",
+            before=current,
+            after=current,
+            lock_wait_ms=lock_wait_ms,
+            findings=left,
+            actions=actions,
+            message=f"{len(actions)} action(s); " + _found(left, "nothing left to repair"),
         )
 
     @contextmanager
