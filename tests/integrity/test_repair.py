@@ -76,8 +76,9 @@ def test_an_invalid_index_left_by_a_failed_revision_is_dropped_with_confirm(
 def test_an_invalid_index_of_unknown_origin_is_only_reported(
     database_url: URL, tmp_path: Path
 ) -> None:
-    ini = write_tree(tmp_path, [ITEMS])
-    engine_for(settings_for(database_url, alembic_config=str(ini))).run(Request("upgrade"))
+    ini = write_tree(tmp_path, [ITEMS, Rev("0002", "0001", "op.execute('SELECT * FROM nope')")])
+    with pytest.raises(MigrationFailed):  # a failed revision whose file names no such index
+        engine_for(settings_for(database_url, alembic_config=str(ini))).run(Request("upgrade"))
     with pytest.raises(Exception, match="could not create unique index"):
         execute(database_url, "CREATE UNIQUE INDEX CONCURRENTLY ix_by_hand ON items (id)")
     cleared = run(database_url, ini, confirm="0001")
