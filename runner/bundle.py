@@ -57,7 +57,10 @@ _GLIBC_BY_RUNTIME = {True: (2, 34), False: (2, 26)}
 _MANYLINUX = ((2, 17), (2, 24), (2, 28), (2, 34))
 _VERSION = re.compile(r"^3\.[0-9]{1,2}$")
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
+# Authoring-only modules of `runner` (they need the `authoring` extra, not the runtime): not
+# shipped. `runner/integrity/verbatim.py`, which imported revisions call, is.
+AUTHORING_ONLY = ("import_sql.py",)
+_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", *AUTHORING_ONLY)
 # The Alembic project's folder in the bundle. Not "alembic": in the bundle it would sit beside
 # (and collide with) the `alembic` package that pip installs there.
 MIGRATIONS = "migrations"

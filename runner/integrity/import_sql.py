@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.errors import AuroraMigrationsError, ImportRefused
+from runner.errors import AuroraMigrationsError, ConfigurationError, ImportRefused
 
 WIDTH = 4
 LINE_LENGTH = 100  # the project's ruff line length: longer SQL lines get a file-level noqa
@@ -72,7 +72,13 @@ class SqlFile:
 
 def split(text: str) -> tuple[list[Statement], list[str]]:
     """(statements to run, transaction control left out), comments kept with their statement."""
-    import sqlparse  # authoring only: the `authoring` extra
+    try:  # authoring only: the `authoring` extra; this module is not in the Lambda bundle
+        import sqlparse
+    except ImportError:
+        raise ConfigurationError(
+            "import-sql splits SQL with sqlparse, which is not installed: install the "
+            "authoring extra (pip install -e '.[authoring]') and run it again."
+        ) from None
 
     statements: list[Statement] = []
     dropped: list[str] = []

@@ -35,6 +35,8 @@ def test_the_bundle_ships_the_expected_schema_and_checksums(tmp_path: Path) -> N
     ).hexdigest()
     assert sums["revisions"]["0017"]["sha256"] == digest
     assert manifest["revision_files"]["0017_create_dry_run_log.py"] == digest
+    assert (out / "runner" / "integrity" / "verbatim.py").exists(), "imported revisions need it"
+    assert not (out / "runner" / "integrity" / "import_sql.py").exists(), "authoring only"
 
 
 def test_without_server_binaries_the_bundle_refuses_unless_no_schema(
