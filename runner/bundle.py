@@ -5,6 +5,11 @@ pip installs the runtime dependencies as manylinux wheels for the Lambda platfor
 runs, so the bundle carries what the tests ran with. boto3 and its dependencies are left out:
 the Lambda Python runtime provides them. Then the `runner` package (with its CA bundle), the
 Alembic project and a `manifest.json` (revisions, their sha256, arch, Python, sizes) are added.
+Beside it go `checksums.json` (each revision file's sha256) and `expected_schema.json`: every
+revision is applied to a throwaway local PostgreSQL and the schema captured after each
+(`runner.integrity.expected`), which `drift` and `baseline` compare with. That step needs the
+PostgreSQL server binaries; `expected_schema=False` (`--no-schema`) skips it, and the manifest
+says so.
 
 CDK's local bundling calls `build_bundle(out_dir, arch=..., python_version=...)`; so does the
 one command line for it, `aurora-migrate bundle --arch arm64 --python 3.12 --out DIR`.
@@ -32,6 +37,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from runner.errors import BundleFailed
+from runner.integrity import checksums, expected
 from runner.logs import log_event
 from runner.revisions import check_unique
 from runner.settings import PROJECT_ROOT
@@ -51,7 +57,10 @@ _GLIBC_BY_RUNTIME = {True: (2, 34), False: (2, 26)}
 _MANYLINUX = ((2, 17), (2, 24), (2, 28), (2, 34))
 _VERSION = re.compile(r"^3\.[0-9]{1,2}$")
 _NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "tests")
+# Authoring-only modules of `runner` (they need the `authoring` extra, not the runtime): not
+# shipped. `runner/integrity/verbatim.py`, which imported revisions call, is.
+AUTHORING_ONLY = ("import_sql.py",)
+_SKIP = shutil.ignore_patterns("__pycache__", "*.pyc", "tests", *AUTHORING_ONLY)
 # The Alembic project's folder in the bundle. Not "alembic": in the bundle it would sit beside
 # (and collide with) the `alembic` package that pip installs there.
 MIGRATIONS = "migrations"
@@ -89,9 +98,12 @@ class BundleReport:
         return data
 
 
-def build_bundle(out_dir: Path, *, arch: str, python_version: str) -> BundleReport:
-    """Fill `out_dir` (missing or empty) with a deployable bundle. Raises `BundleFailed`, or
-    `DuplicateRevision` (two files, one revision id) before anything is built."""
+def build_bundle(
+    out_dir: Path, *, arch: str, python_version: str, expected_schema: bool = True
+) -> BundleReport:
+    """Fill `out_dir` (missing or empty) with a deployable bundle. Raises `BundleFailed`
+    (`ExpectedSchemaUnavailable` without PostgreSQL binaries, unless `expected_schema=False`),
+    or `DuplicateRevision` (two files, one revision id) before anything is built."""
     out_dir = Path(out_dir)
     _check_arguments(out_dir, arch, python_version)
     check_unique(ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini"))))
@@ -108,6 +120,11 @@ def build_bundle(out_dir: Path, *, arch: str, python_version: str) -> BundleRepo
     script = ScriptDirectory.from_config(config)
     revisions = [rev.revision for rev in reversed(list(script.walk_revisions()))]
     heads = list(script.get_heads())
+    shipped = expected.write(
+        out_dir,
+        PROJECT_ROOT / "alembic.ini",
+        expected.build_on_throwaway(PROJECT_ROOT / "alembic.ini") if expected_schema else None,
+    )
     dependencies = dict(
         sorted(
             (_canonical(dist.metadata["Name"]), dist.version)
@@ -121,6 +138,9 @@ def build_bundle(out_dir: Path, *, arch: str, python_version: str) -> BundleRepo
         "revisions": revisions,
         "heads": heads,
         "revision_files": _revision_hashes(out_dir / MIGRATIONS / "versions"),
+        "runner_version": checksums.runner_version(),
+        "integrity_files": [path.name for path in shipped],
+        "expected_schema": "built" if expected_schema else "skipped (--no-schema)",
         "dependencies": dependencies,
         "left_out": left_out,
         "removed_after_pip": pulled_in,

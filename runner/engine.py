@@ -16,7 +16,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +28,7 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection, Engine
 
-from runner import driver_errors, history_table, lock, offline_sql, revisions, session
+from runner import driver_errors, history_table, lock, offline_sql, redact, revisions, session
 from runner.blockers import BlockerWatch
 from runner.database import CredentialSource, connect, make_engine
 from runner.driver_errors import Failure
@@ -41,6 +41,7 @@ from runner.errors import (
     LockLost,
     MigrationFailed,
 )
+from runner.integrity import baseline, checksums, drift, repair, schema, validate
 from runner.logs import log_event
 from runner.progress import (
     LOCK_ACQUIRED,
@@ -77,6 +78,22 @@ class _Run:
     watch: TransactionWatch | None = None
     blockers: BlockerWatch | None = None
     retries: list[dict[str, Any]] = field(default_factory=list)
+    who: checksums.RunBy | None = None
+    running_row: int | None = None  # the history row of the step in flight, marked `running`
+
+    def row(self, **values: Any) -> dict[str, Any]:
+        """The columns every history row of this run shares, plus `values`."""
+        who = self.who
+        assert who is not None
+        return {
+            "run_id": self.run_id,
+            "command": self.request.command,
+            "request_id": who.request_id,
+            "runner_version": checksums.runner_version(),
+            "run_by": who.run_by,
+            "function_arn": who.function_arn,
+            **values,
+        }
 
 
 class MigrationEngine:
@@ -97,12 +114,16 @@ class MigrationEngine:
         remaining_ms: RemainingMs | None = None,
         request_id: str | None = None,
         progress: ProgressCallback | None = None,
+        function_arn: str | None = None,
     ) -> Result:
         """Run one command. Raises an `AuroraMigrationsError` on any failure.
 
         `progress`, if given, hears of the lock wait and of each revision as it runs.
+        `request_id` and `function_arn` say which Lambda invocation ran it, for the history;
+        without them the history names the local user and host.
         """
         run = _Run(request, str(uuid.uuid4()), request_id, remaining_ms, progress)
+        run.who = checksums.run_by(function_arn=function_arn, request_id=request_id)
         log_event(
             "run.start",
             command=request.command,
@@ -111,7 +132,8 @@ class MigrationEngine:
             database=self.describe_database(),
         )
         try:
-            revisions.validate_target(self.script, request.revision)
+            if request.command != "validate":  # validate reports duplicates as findings
+                revisions.validate_target(self.script, request.revision)
             command: Callable[[_Run], Result] = getattr(self, f"_{request.command}")
             result = command(run)
         except AuroraMigrationsError as exc:
@@ -201,6 +223,134 @@ class MigrationEngine:
             message=f"{plan.direction}grade: {len(plan)} revision(s), none run",
         )
 
+    def _validate(self, run: _Run) -> Result:
+        """Does the history agree with the code? Read-only; findings, not errors."""
+        with self._connection() as conn:
+            found = validate.check(conn, self.script)
+            current = revisions.current_heads(conn)
+            conn.rollback()
+        return Result(
+            command="validate",
+            before=current,
+            after=current,
+            heads=sorted(self.script.get_heads()),
+            findings=found,
+            message=_found(found, "the history agrees with the code"),
+        )
+
+    def _drift(self, run: _Run) -> Result:
+        """The live schema against the expected schema at the database's revision. Read-only."""
+        expected = drift.load_expected(self.settings.alembic_ini)
+        with self._connection() as conn:
+            current = revisions.current_heads(conn)
+            live = schema.capture(conn)
+            conn.rollback()
+        revisions.applied_set(self.script, current)  # a database ahead of the code: refuse
+        want = drift.expected_at(expected, current, revisions.ordered(self.script))
+        found = drift.compare(want, live)
+        log_event("drift.counted", drift_count=len(found), revision=state_label(current))
+        return Result(
+            command="drift",
+            before=current,
+            after=current,
+            heads=sorted(self.script.get_heads()),
+            findings=found,
+            drift_count=len(found),
+            message=_found(
+                found, f"the schema is what the revisions create at {state_label(current)}"
+            ),
+        )
+
+    def _baseline(self, run: _Run) -> Result:
+        """Record a revision as applied without running it, if the schema is what it describes."""
+        assert run.request.revision is not None
+        expected = drift.load_expected(self.settings.alembic_ini)
+        with self._locked(run) as (conn, lock_wait_ms):
+            done = baseline.baseline(
+                conn,
+                self.script,
+                expected,
+                run.request.revision,
+                force=run.request.force,
+                row=run.row,
+            )
+            conn.commit()
+            after = revisions.current_heads(conn)
+            conn.commit()
+        forced = (
+            f", despite {len(done.differences)} difference(s), recorded" if done.differences else ""
+        )
+        return Result(
+            command="baseline",
+            before=[],
+            after=after,
+            target=done.revision,
+            target_expression=run.request.revision,
+            pending=revisions.pending(self.script, after),
+            heads=sorted(self.script.get_heads()),
+            lock_wait_ms=lock_wait_ms,
+            findings=done.differences,
+            actions=[f"recorded {done.revision} as applied without running it{forced}"],
+            message=f"Baselined at {done.revision}: {len(done.covers)} revision(s) recorded as "
+            f"applied, none run{forced}.",
+        )
+
+    def _repair(self, run: _Run) -> Result:
+        """Report what a failed or interrupted run left; with confirm, clear what is safe."""
+        if run.request.confirm is None:
+            with self._connection() as conn:
+                current = revisions.current_heads(conn)
+                found = repair.inspect(conn, self.script).findings()
+                conn.rollback()
+            return Result(
+                command="repair",
+                before=current,
+                after=current,
+                findings=found,
+                message=_found(found, "no run left anything behind"),
+            )
+        with self._locked(run) as (conn, lock_wait_ms):
+            current = revisions.current_heads(conn)
+            report = repair.inspect(conn, self.script)
+            conn.commit()
+            actions = repair.clear(conn, report, run.run_id, run.row)
+            left = repair.remaining(report)
+        return Result(
+            command="repair",
+            before=current,
+            after=current,
+            lock_wait_ms=lock_wait_ms,
+            findings=left,
+            actions=actions,
+            message=f"{len(actions)} action(s); " + _found(left, "nothing left to repair"),
+        )
+
+    @contextmanager
+    def _locked(self, run: _Run) -> Iterator[tuple[Connection, int]]:
+        """A connection holding the migration lock, for baseline and repair; released after.
+
+        A wrong `confirm` is refused at once and again under the lock, as for downgrade."""
+        try:
+            with self._connection() as conn:
+                run.phase = "preparing the session"
+                session.apply(conn, self.settings)
+                conn.commit()
+                self._check_confirm(run.request, revisions.current_heads(conn))
+                conn.rollback()
+                run.phase = "waiting for the migration lock"
+                lock_wait_ms = lock.acquire(conn, wait_s=self.settings.lock_wait_s)
+                self._check_confirm(run.request, revisions.current_heads(conn))
+                conn.commit()
+                run.phase = f"running {run.request.command}"
+                yield conn, lock_wait_ms
+                run.phase = "releasing the migration lock"
+                if not lock.release(conn):
+                    raise self._lock_lost(run, "when the run released it")
+        except AuroraMigrationsError:
+            raise
+        except Exception as exc:
+            raise self._failure(run, exc) from None
+
     def _upgrade(self, run: _Run) -> Result:
         return self._migrate(run, direction="up")
 
@@ -215,6 +365,7 @@ class MigrationEngine:
     def _migrate(self, run: _Run, *, direction: str) -> Result:
         """Lock, plan, apply, record - all on one connection, which also holds the lock."""
         target = run.request.revision or "head"
+        accepted: list[str] = []
         try:
             with self._connection() as conn:
                 run.phase = "preparing the session"
@@ -239,6 +390,12 @@ class MigrationEngine:
                 conn.commit()
                 if direction != "up":  # and again under the lock: another run may have moved it
                     self._check_confirm(run.request, before)
+                else:  # no upgrade over a revision edited after it was applied, unless allowed
+                    run.phase = "comparing the applied revisions' checksums"
+                    accepted = validate.refuse_changed(
+                        conn, self.script, run.request.allow_changed, run.row
+                    )
+                    conn.commit()
                 steps = self._plan(direction, target, before)
                 if steps:  # a refused or empty request leaves the database exactly as it was
                     run.phase = "creating the history table"
@@ -269,6 +426,8 @@ class MigrationEngine:
             target_expression=target,
             heads=list(self.script.get_heads()),
             lock_wait_ms=lock_wait_ms,
+            actions=[f"accepted the edited file of {rev} (allow_changed)" for rev in accepted]
+            or None,
             message=_summary(run, remaining, direction),
         )
 
@@ -372,6 +531,8 @@ class MigrationEngine:
                     run.stopped_early = True
                     return
                 run.in_flight, run.step_started = step, time.monotonic()
+                self._mark_running(run, conn, step, direction)
+                self._between_steps(run, conn)  # the lock check, in the revision's transaction
                 run.phase = "applying"
                 log_event("step.start", revision=step.revision, direction=direction)
                 _tell(run, Progress(STEP_START, step.revision, step.description, direction))
@@ -385,6 +546,10 @@ class MigrationEngine:
         try:
             with EnvironmentContext(config, self.script, fn=guarded):
                 self.script.run_env()
+        except BaseException as exc:
+            watch.stop()  # the failed row below is book-keeping, not the revision's work
+            self._mark_failed(run, conn, exc)
+            raise
         finally:
             watch.close()
             if run.blockers:
@@ -396,6 +561,55 @@ class MigrationEngine:
             return None
         pid = conn.connection.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
         return BlockerWatch(self._connection, pid, self.settings.lock_timeout_ms / 2000)
+
+    def _mark_running(
+        self, run: _Run, conn: Connection, step: revisions.Step, direction: str
+    ) -> None:
+        """The step's history row, `running`, committed before the revision starts: if the
+        run dies mid-step, `repair` finds it. A refused write stops the run before the step."""
+        run.phase = "recording the revision as running in the history table"
+        checksum = checksums.revision_checksum(self.script, step.revision)
+        try:
+            run.running_row = history_table.insert(
+                conn,
+                **run.row(
+                    revision=step.revision,
+                    description=step.description,
+                    direction=direction,
+                    duration_ms=0,
+                    status="running",
+                    checksum=checksum,
+                ),
+            )
+            conn.commit()
+        except sa.exc.DBAPIError as exc:
+            if driver_errors.classify(exc) is Failure.CONNECTION_LOST:
+                raise
+            raise self._history_write_failed(step.revision, exc, ran=False) from None
+
+    def _mark_failed(self, run: _Run, conn: Connection, exc: BaseException) -> None:
+        """After the rollback, on the same connection (it still holds the lock): the step's
+        row becomes `failed`, with the scrubbed error. Nothing to do if the connection is gone;
+        the row stays `running` and `repair` reports it."""
+        row, run.running_row = run.running_row, None
+        if row is None or driver_errors.classify(exc) is Failure.CONNECTION_LOST:
+            return
+        error = (
+            exc.message if isinstance(exc, AuroraMigrationsError) else driver_errors.message(exc)
+        )
+        try:
+            conn.rollback()
+            history_table.fail(
+                conn, row, duration_ms=_ms_since(run.step_started), error=redact.clean(error)
+            )
+            conn.commit()
+        except sa.exc.SQLAlchemyError as failed:
+            log_event(
+                "history.failed_row_not_written",
+                level=logging.WARNING,
+                history_row=row,
+                error=driver_errors.message(failed),
+            )
 
     def _between_steps(self, run: _Run, conn: Connection) -> None:
         """Before each revision and after the last: settle the record, check the lock.
@@ -435,32 +649,16 @@ class MigrationEngine:
                 )
             assert ctx.connection is not None
             run.phase = "recording the revision in the history table"
+            assert run.running_row is not None
             try:
-                history_table.record(
-                    ctx.connection,
-                    run_id=run.run_id,
-                    command=run.request.command,
-                    revision=applied.revision,
-                    description=applied.description,
-                    direction=direction,
-                    duration_ms=duration,
-                    request_id=run.request_id,
-                )
+                history_table.finish(ctx.connection, run.running_row, duration_ms=duration)
             except sa.exc.DBAPIError as exc:
                 if driver_errors.classify(exc) is Failure.CONNECTION_LOST:
                     raise
-                said = driver_errors.message(exc)
-                raise HistoryWriteFailed(
-                    f"Revision {planned.revision} ran, but its row in "
-                    f"{history_table.TABLE} could not be written: {said}. The "
-                    "revision's transaction was rolled back. This is not a fault of the "
-                    f"revision: check {history_table.TABLE} (its columns, triggers, "
-                    "permissions) and run the command again.",
-                    revision=planned.revision,
-                    database_error=said,
-                ) from None
+                raise self._history_write_failed(planned.revision, exc, ran=True) from None
             run.applied.append(applied)
             run.in_flight = None
+            run.running_row = None
             run.phase = "committing the revision"
             log_event(
                 "step",
@@ -474,6 +672,25 @@ class MigrationEngine:
             )
 
         return record
+
+    @staticmethod
+    def _history_write_failed(
+        revision: str, exc: BaseException, *, ran: bool
+    ) -> HistoryWriteFailed:
+        said = driver_errors.message(exc)
+        what = (
+            f"Revision {revision} ran, but its row in {history_table.TABLE} could not be "
+            f"written: {said}. The revision's transaction was rolled back."
+            if ran
+            else f"Revision {revision} did not run: its row in {history_table.TABLE} could "
+            f"not be written before it: {said}."
+        )
+        return HistoryWriteFailed(
+            f"{what} This is not a fault of the revision: check {history_table.TABLE} (its "
+            "columns, triggers, permissions) and run the command again.",
+            revision=revision,
+            database_error=said,
+        )
 
     def _time_left(self, run: _Run, step: revisions.Step) -> bool:
         if run.remaining_ms is None:
@@ -621,6 +838,13 @@ def _tell(run: _Run, progress: Progress) -> None:
 
 def _ms_since(started: float) -> int:
     return int((time.monotonic() - started) * 1000)
+
+
+def _found(found: Sequence[Any], clean: str) -> str:
+    if not found:
+        return f"No findings: {clean}."
+    ids = sorted({f.id for f in found})
+    return f"{len(found)} finding(s): {', '.join(ids)}."
 
 
 def _summary(run: _Run, remaining: list[str], direction: str) -> str:

@@ -113,6 +113,18 @@ class OutputUnwritable(BadRequest):
     """The CLI could not write its output file (`sql --output`); nothing was run."""
 
 
+class ChangedRevision(BadRequest):
+    """An applied revision's file was edited since; upgrade refuses unless `allow_changed`."""
+
+
+class BaselineRefused(BadRequest):
+    """The live schema differs from the expected schema at the revision, or it is versioned."""
+
+
+class ImportRefused(BadRequest):
+    """`import-sql` cannot turn that folder into revisions safely; nothing was written."""
+
+
 class ConfigurationError(AuroraMigrationsError):
     """The runner is not configured well enough to reach a database."""
 
@@ -202,6 +214,19 @@ class LocalDatabaseError(AuroraMigrationsError):
 
 class BundleFailed(AuroraMigrationsError):
     """The Lambda deployment bundle could not be built (pip failed, or a bad output folder)."""
+
+
+class ExpectedSchemaMissing(ConfigurationError):
+    """No expected schema was shipped for this project, so drift and baseline cannot compare."""
+
+
+class ExpectedSchemaUnavailable(BundleFailed):
+    """The expected schema could not be built: no PostgreSQL server binaries, or a revision
+    failed on the throwaway database."""
+
+
+class IrreversibleRevision(MigrationFailed):
+    """A revision imported from a SQL file without a down script cannot be downgraded."""
 
 
 class OfflineSqlUnavailable(AuroraMigrationsError):

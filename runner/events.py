@@ -20,14 +20,20 @@ from runner.targets import shown
 
 # command -> (allowed fields, required fields)
 FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "upgrade": (frozenset({"revision"}), frozenset()),
+    "upgrade": (frozenset({"revision", "allow_changed"}), frozenset()),
     "downgrade": (frozenset({"revision", "confirm"}), frozenset({"revision"})),
     "current": (frozenset(), frozenset()),
     "history": (frozenset(), frozenset()),
     "heads": (frozenset(), frozenset()),
     "sql": (frozenset({"revision"}), frozenset()),
     "stamp": (frozenset({"revision", "confirm"}), frozenset({"revision"})),
+    "validate": (frozenset(), frozenset()),
+    "drift": (frozenset(), frozenset()),
+    "baseline": (frozenset({"revision", "confirm", "force"}), frozenset({"revision"})),
+    "repair": (frozenset({"confirm"}), frozenset()),
 }
+# Fields that are not strings: `allow_changed` is a list of revision ids, `force` a boolean.
+MAX_ALLOWED_CHANGED = 100
 DEFAULT_REVISION = {"upgrade": "head", "sql": "head"}
 
 
@@ -61,11 +67,7 @@ def parse_event(event: Any) -> Request:
             fields=extra[:20],
         )
     for name in allowed & set(event):
-        if not isinstance(event[name], str):
-            raise InvalidFieldType(
-                f"{name!r} must be a string, not {_json_type(event[name])}.", field=name
-            )
-        targets.check_length(name, event[name])
+        _check_type(name, event[name])
     missing = sorted(required - set(event))
     if missing:
         raise MissingField(
@@ -74,7 +76,44 @@ def parse_event(event: Any) -> Request:
     revision = event.get("revision", DEFAULT_REVISION.get(command))
     if revision is not None:
         check_revision_syntax(revision)
-    return Request(command=command, revision=revision, confirm=event.get("confirm"))
+    allow_changed = tuple(event.get("allow_changed", ()))
+    for rev in allow_changed:
+        check_revision_syntax(rev)
+    return Request(
+        command=command,
+        revision=revision,
+        confirm=event.get("confirm"),
+        allow_changed=allow_changed,
+        force=event.get("force", False),
+    )
+
+
+def _check_type(name: str, value: Any) -> None:
+    if name == "force":
+        if not isinstance(value, bool):
+            raise InvalidFieldType(
+                f"'force' must be true or false, not {_json_type(value)}.", field=name
+            )
+        return
+    if name == "allow_changed":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise InvalidFieldType(
+                "'allow_changed' must be an array of revision ids, e.g. [\"0017\"], not "
+                f"{_json_type(value)}.",
+                field=name,
+            )
+        if len(value) > MAX_ALLOWED_CHANGED:
+            raise InvalidFieldType(
+                f"'allow_changed' names {len(value)} revisions; at most "
+                f"{MAX_ALLOWED_CHANGED} are accepted.",
+                field=name,
+            )
+        for rev in value:
+            targets.check_length(name, rev)
+        return
+    if not isinstance(value, str):
+        raise InvalidFieldType(f"{name!r} must be a string, not {_json_type(value)}.", field=name)
+    targets.check_length(name, value)
 
 
 def check_revision_syntax(expression: str) -> None:

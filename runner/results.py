@@ -6,7 +6,24 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-COMMANDS = ("upgrade", "downgrade", "current", "history", "heads", "sql", "stamp")
+from runner.integrity.findings import Finding
+
+COMMANDS = (
+    "upgrade",
+    "downgrade",
+    "current",
+    "history",
+    "heads",
+    "sql",
+    "stamp",
+    "validate",
+    "drift",
+    "baseline",
+    "repair",
+)
+# Commands that report findings: the CLI exits 2 when their `findings` is not empty, 0 without.
+# (A forced baseline lists the differences it recorded in `findings` too, but succeeded.)
+REPORTING = ("validate", "drift", "repair")
 
 
 def state_label(heads: Sequence[str]) -> str:
@@ -16,11 +33,15 @@ def state_label(heads: Sequence[str]) -> str:
 
 @dataclass(frozen=True)
 class Request:
-    """One command for the engine. `confirm` must equal the current revision for downgrade/stamp."""
+    """One command for the engine. `confirm` must equal the current revision for downgrade,
+    stamp, baseline and a repair that acts. `allow_changed` (upgrade) names applied revisions
+    whose edited files are accepted; `force` (baseline) records despite differences."""
 
     command: str
     revision: str | None = None
     confirm: str | None = None
+    allow_changed: tuple[str, ...] = ()
+    force: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,12 @@ class Result:
     revisions: list[RevisionInfo] | None = None
     sql: str | None = None
     lock_wait_ms: int | None = None
+    # validate, drift, baseline, repair: what was found (empty: nothing). Exit 2 when not empty.
+    findings: list[Finding] | None = None
+    drift_count: int | None = None  # drift: the number behind the `SchemaDrift` metric
+    actions: list[str] | None = (
+        None  # repair (with confirm), baseline, allow_changed: what was done
+    )
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:

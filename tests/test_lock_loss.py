@@ -85,7 +85,12 @@ def ledger(url: URL) -> Counter[str]:
 
 
 def history_up(url: URL) -> Counter[str]:
-    found = rows(url, "SELECT revision FROM aurora_migrations_history WHERE direction = 'up'")
+    # A step killed mid-run leaves its row `running` (repair reports it), not `applied`.
+    found = rows(
+        url,
+        "SELECT revision FROM aurora_migrations_history WHERE direction = 'up'"
+        " AND status = 'applied'",
+    )
     return Counter(str(r[0]) for r in found)
 
 

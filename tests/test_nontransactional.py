@@ -27,7 +27,10 @@ GOOD = Rev("0003", "0002", "op.execute('CREATE TABLE later (id INT)')")
 
 
 def history(url: URL) -> list[str]:
-    found = rows(url, "SELECT revision FROM aurora_migrations_history ORDER BY id")
+    """The revisions recorded as applied (a failed step's row is kept, marked failed)."""
+    found = rows(
+        url, "SELECT revision FROM aurora_migrations_history WHERE status = 'applied' ORDER BY id"
+    )
     return [str(r[0]) for r in found]
 
 

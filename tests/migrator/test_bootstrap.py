@@ -50,6 +50,12 @@ CREATE TABLE aurora_migrations_history (
     request_id TEXT)
 """
 
+OLD_CHECK = """
+ALTER TABLE aurora_migrations_history DROP CONSTRAINT aurora_migrations_history_direction_check,
+    ADD CONSTRAINT aurora_migrations_history_direction_check
+    CHECK (direction IN ('up', 'down', 'stamp'))
+"""
+
 
 def project_revisions() -> list[str]:
     script = engine_for(Settings(database_url="postgresql://unused@localhost/x")).script
@@ -218,6 +224,8 @@ def test_bootstrap_hands_over_what_the_master_applied(db: Db, role: str) -> None
     dry_run_log, alembic_version and the history table, and upgrades the history's CHECK."""
     db.sql(OLD_HISTORY_TABLE)
     engine_for(settings_for(db.url)).run(Request("upgrade"))
+    # Today's runner brings an older table up to date as it upgrades; the master's was older.
+    db.sql(OLD_CHECK)
     master = db.superuser
     assert set(db.owners().values()) == {master}
 
