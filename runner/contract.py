@@ -23,6 +23,7 @@ METRIC_REVISIONS_APPLIED: Final = "RevisionsApplied"  # Count, every invocation
 METRIC_MIGRATION_FAILURES: Final = "MigrationFailures"  # Count: 1 for a run that failed
 METRIC_REQUESTS_REFUSED: Final = "RequestsRefused"  # Count: 1 for a refused request
 METRIC_LOCK_WAIT_MS: Final = "LockWaitMs"  # Milliseconds, mutating runs
+METRIC_SCHEMA_DRIFT: Final = "SchemaDrift"  # Count: objects that differ, `drift` runs
 
 # Environment variables the runner reads (`runner.settings.ENVIRONMENT` says what each does).
 ENV_DATABASE_URL: Final = "DATABASE_URL"

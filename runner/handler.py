@@ -42,7 +42,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request = None
         try:
             request = parse_event(event)
-            result = _get_engine().run(request, remaining_ms=remaining, request_id=request_id)
+            result = _get_engine().run(
+                request,
+                remaining_ms=remaining,
+                request_id=request_id,
+                function_arn=getattr(context, "invoked_function_arn", None),
+            )
         except AuroraMigrationsError as exc:
             if request is None:  # refused before the engine, which logs its own failures
                 log_event(
@@ -69,6 +74,10 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 name=contract.METRIC_LOCK_WAIT_MS,
                 unit=MetricUnit.Milliseconds,
                 value=result.lock_wait_ms,
+            )
+        if result.drift_count is not None:
+            metrics.add_metric(
+                name=contract.METRIC_SCHEMA_DRIFT, unit=MetricUnit.Count, value=result.drift_count
             )
         return scrub_data(result.to_dict())
 

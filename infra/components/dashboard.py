@@ -52,6 +52,7 @@ class StatusDashboard(cloudwatch.Dashboard):
             _duration_widget(function, timeout, duration_threshold_ms),
         )
         self.add_widgets(_outcomes_widget(), _lock_wait_widget())
+        self.add_widgets(_drift_widget())
 
 
 def _function_widget(function: lambda_.IFunction) -> cloudwatch.GraphWidget:
@@ -98,6 +99,14 @@ def _outcomes_widget() -> cloudwatch.GraphWidget:
             ),
             runner_metric(contract.METRIC_REQUESTS_REFUSED, "Sum").with_(label="Requests refused"),
         ],
+        width=12,
+    )
+
+
+def _drift_widget() -> cloudwatch.GraphWidget:
+    return cloudwatch.GraphWidget(
+        title="Schema drift (objects that differ from the expected schema, per drift run)",
+        left=[runner_metric(contract.METRIC_SCHEMA_DRIFT, "Maximum").with_(label="Drift")],
         width=12,
     )
 

@@ -26,6 +26,7 @@ from infra_testkit import Synthesized, dashboard_widgets, resources_of
 from runner import handler
 from runner.errors import AuroraMigrationsError
 from tests.conftest import Server, write_alembic_ini
+from tests.integrity.support import copy_project, ship_expected_schema
 
 BAD_EVENTS = Path(__file__).resolve().parents[1] / "events" / "bad"
 UPGRADE = {"command": "upgrade", "revision": "head"}
@@ -43,6 +44,7 @@ class Outcome:
     tree: str | None = None  # a fixture revision tree; None: the project's revisions
     setup: tuple[dict[str, Any], ...] = ()
     configured: bool = True  # False: no database configured at all
+    shipped: bool = False  # True: the project's revisions with their expected schema shipped
 
 
 OUTCOMES = {
@@ -57,6 +59,7 @@ OUTCOMES = {
     ),
     "refused before the engine": Outcome(bad_event("UnknownCommand__unknown_command")),
     "refused, not configured": Outcome(UPGRADE, configured=False),
+    "checked for drift": Outcome({"command": "drift"}, setup=(UPGRADE,), shipped=True),
 }
 PAGES = {"failed", "crashed"}
 
@@ -107,7 +110,7 @@ def emf_points(stdout: str) -> tuple[int, list[DataPoint]]:
     return lines, points
 
 
-def invoke(server: Server, outcome: Outcome, tmp: Path) -> Invocation:
+def invoke(server: Server, outcome: Outcome, tmp: Path, shipped: Path) -> Invocation:
     url = server.create_database()
     try:
         with pytest.MonkeyPatch.context() as env:
@@ -117,6 +120,8 @@ def invoke(server: Server, outcome: Outcome, tmp: Path) -> Invocation:
                 env.setenv("DATABASE_URL", url.render_as_string(hide_password=False))
             if outcome.tree is not None:
                 env.setenv("ALEMBIC_CONFIG", str(write_alembic_ini(outcome.tree, tmp)))
+            if outcome.shipped:
+                env.setenv("ALEMBIC_CONFIG", str(shipped))
             handler.reset_engine()
             for event in outcome.setup:
                 handler.handler(event, LambdaContext())
@@ -139,7 +144,8 @@ def published(
 ) -> Iterator[dict[str, Invocation]]:
     """What the handler published for each outcome; the same for every stack variant."""
     tmp = tmp_path_factory.mktemp("metrics")
-    yield {name: invoke(pg_server, outcome, tmp) for name, outcome in OUTCOMES.items()}
+    shipped = ship_expected_schema(pg_server, copy_project(tmp_path_factory.mktemp("project")))
+    yield {name: invoke(pg_server, outcome, tmp, shipped) for name, outcome in OUTCOMES.items()}
 
 
 @dataclass(frozen=True)
@@ -231,6 +237,7 @@ def test_each_outcome_is_the_one_meant_and_publishes_one_emf_line(
         "refused by the engine": "ConfirmationRequired",
         "refused before the engine": "UnknownCommand",
         "refused, not configured": "ConfigurationError",
+        "checked for drift": None,
     }
     assert {name: invocation.emf_lines for name, invocation in published.items()} == dict.fromkeys(
         OUTCOMES, 1
