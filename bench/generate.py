@@ -56,7 +56,8 @@ def write_manifest(root: Path, revisions: list[tuple[str, object, list[str]]]) -
         "revisions": [rev for rev, _, _ in revisions],
         "heads": [rev for rev, _, _ in revisions if rev not in parents],
         "revision_files": {
-            p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(versions.glob("*.py"))
+            p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(versions.glob("*.py"))
         },
     }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2))

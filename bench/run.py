@@ -69,7 +69,11 @@ class Bench:
         return elapsed, usage.ru_maxrss
 
     def compare(
-        self, figure: str, contenders: dict[str, Callable[[], float]], base: str, notes: dict[str, str]
+        self,
+        figure: str,
+        contenders: dict[str, Callable[[], float]],
+        base: str,
+        notes: dict[str, str],
     ) -> dict[str, float]:
         """Each contender once per round, alternating; medians in ms, ratios against `base`."""
         times: dict[str, list[float]] = {name: [] for name in contenders}
@@ -108,7 +112,11 @@ def offline_sql(b: Bench, ini: Path, url: str) -> Path:
     """What bare Alembic sends for `upgrade head`, as one script for `psql -1 -f`."""
     out = subprocess.run(
         [str(BIN / "alembic"), "-c", str(ini), "upgrade", "head", "--sql"],
-        env=b.env(url, ini), cwd=REPO, capture_output=True, text=True, check=True,
+        env=b.env(url, ini),
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     # psql -1 is the one transaction; the per-revision BEGIN/COMMIT would break out of it
     body = re.sub(r"(?m)^(BEGIN|COMMIT);\s*$", "", out)
@@ -128,14 +136,21 @@ def cold_and_warm(b: Bench) -> None:
     b.compare(
         "cold no-op (new process)",
         {
-            "alembic upgrade head": lambda: b.run([str(BIN / "alembic"), "-c", str(ini), "upgrade", "head"], env)[0],
+            "alembic upgrade head": lambda: b.run(
+                [str(BIN / "alembic"), "-c", str(ini), "upgrade", "head"], env
+            )[0],
             "floor: psycopg2 connect+select": lambda: b.run(python(FLOOR), env_floor)[0],
-            "aurora-migrate upgrade (CLI)": lambda: b.run([str(BIN / "aurora-migrate"), "upgrade", "-q"], env)[0],
+            "aurora-migrate upgrade (CLI)": lambda: b.run(
+                [str(BIN / "aurora-migrate"), "upgrade", "-q"], env
+            )[0],
             "handler, fast path": lambda: b.run(python(HANDLER_NOOP), env)[0],
             "handler, no manifest (engine)": lambda: b.run(python(HANDLER_NOOP), no_manifest)[0],
         },
         "alembic upgrade head",
-        {"aurora-migrate upgrade (CLI)": "(target <=0.25)", "handler, fast path": "(target <=0.25)"},
+        {
+            "aurora-migrate upgrade (CLI)": "(target <=0.25)",
+            "handler, fast path": "(target <=0.25)",
+        },
     )
     warm(b, url, ini, root)
 
@@ -190,7 +205,9 @@ def warm(b: Bench, url: str, ini: Path, root: Path) -> None:
     handler.reset_engine()
 
 
-def apply(b: Bench, figure: str, revisions: list[tuple[str, object, list[str]]], target: str) -> None:
+def apply(
+    b: Bench, figure: str, revisions: list[tuple[str, object, list[str]]], target: str
+) -> None:
     root = Path(tempfile.mkdtemp(dir=b.root))
     ini = write_project(root, revisions)
     sql = offline_sql(b, ini, b.new_db())
@@ -212,13 +229,22 @@ def apply(b: Bench, figure: str, revisions: list[tuple[str, object, list[str]]],
         figure,
         {
             "floor: psql -1 -f": fresh(psql),
-            "alembic upgrade head": fresh(lambda url: [str(BIN / "alembic"), "-c", str(ini), "upgrade", "head"]),
-            "aurora-migrate upgrade": fresh(lambda url: [str(BIN / "aurora-migrate"), "upgrade", "-q"], True),
+            "alembic upgrade head": fresh(
+                lambda url: [str(BIN / "alembic"), "-c", str(ini), "upgrade", "head"]
+            ),
+            "aurora-migrate upgrade": fresh(
+                lambda url: [str(BIN / "aurora-migrate"), "upgrade", "-q"], True
+            ),
         },
         "floor: psql -1 -f",
         {"aurora-migrate upgrade": f"(target <={target})"},
     )
-    b.note(figure, "peak RSS of aurora-migrate upgrade (MB)", statistics.median(rss) / 1024, "(target <150 MB)")
+    b.note(
+        figure,
+        "peak RSS of aurora-migrate upgrade (MB)",
+        statistics.median(rss) / 1024,
+        "(target <150 MB)",
+    )
     if len(revisions) >= 200:
         heads(b, ini)
 
@@ -229,7 +255,9 @@ def heads(b: Bench, ini: Path) -> None:
         f"heads ({ini.parent.name} chain)",
         {
             "alembic heads": lambda: b.run([str(BIN / "alembic"), "-c", str(ini), "heads"], env)[0],
-            "aurora-migrate heads": lambda: b.run([str(BIN / "aurora-migrate"), "heads", "-q"], env)[0],
+            "aurora-migrate heads": lambda: b.run(
+                [str(BIN / "aurora-migrate"), "heads", "-q"], env
+            )[0],
         },
         "alembic heads",
         {"aurora-migrate heads": "(target <=0.33)"},
@@ -244,7 +272,11 @@ def import_time(b: Bench, old_commit: str | None) -> None:
             env = {**os.environ, "PYTHONPATH": f"{path}{os.pathsep}{REPO}" if path else str(REPO)}
             out = subprocess.run(
                 [sys.executable, "-X", "importtime", "-c", f"import {module}"],
-                env=env, cwd=REPO, capture_output=True, text=True, check=True,
+                env=env,
+                cwd=REPO,
+                capture_output=True,
+                text=True,
+                check=True,
             ).stderr
             line = [x for x in out.splitlines() if x.rstrip().endswith(f"| {module}")][-1]
             return int(line.split("|")[1]) / 1e6
@@ -256,11 +288,16 @@ def import_time(b: Bench, old_commit: str | None) -> None:
         folder = b.root / "old"
         folder.mkdir(exist_ok=True)
         old = subprocess.run(
-            ["git", "show", f"{old_commit}:runner/handler.py"], cwd=REPO, capture_output=True, text=True
+            ["git", "show", f"{old_commit}:runner/handler.py"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
         )
         if old.returncode == 0:
             (folder / "old_handler.py").write_text(old.stdout)
-            contenders[f"import handler as of {old_commit[:7]}"] = measure("old_handler", str(folder))
+            contenders[f"import handler as of {old_commit[:7]}"] = measure(
+                "old_handler", str(folder)
+            )
     b.compare(
         "handler import (cumulative, -X importtime)",
         contenders,
@@ -276,9 +313,10 @@ def table(b: Bench) -> str:
 
 
 def versions() -> str:
-    import alembic
     import psycopg2
     import sqlalchemy
+
+    import alembic
 
     pg = subprocess.run(
         [str(Path(BenchPaths.psql)), "--version"], capture_output=True, text=True
@@ -297,7 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="few runs, small sizes (CI)")
     parser.add_argument("--runs", type=int, help="runs per figure (default 7, quick 2)")
-    parser.add_argument("--before", default="721c87a", help="commit whose handler import to compare")
+    parser.add_argument(
+        "--before", default="721c87a", help="commit whose handler import to compare"
+    )
     args = parser.parse_args(argv)
     runs = args.runs or (2 if args.quick else 7)
     sizes = (20, 50, 60) if args.quick else (50, 500, 300)
