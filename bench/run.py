@@ -246,13 +246,13 @@ def apply(
         "(target <150 MB)",
     )
     if len(revisions) >= 200:
-        heads(b, ini)
+        heads(b, ini, figure)
 
 
-def heads(b: Bench, ini: Path) -> None:
+def heads(b: Bench, ini: Path, chain: str) -> None:
     env = b.env("postgresql+psycopg2://unused@127.0.0.1:1/none", ini)
     b.compare(
-        f"heads ({ini.parent.name} chain)",
+        f"heads ({chain})",
         {
             "alembic heads": lambda: b.run([str(BIN / "alembic"), "-c", str(ini), "heads"], env)[0],
             "aurora-migrate heads": lambda: b.run(
