@@ -7,30 +7,40 @@ capped message, and its traceback goes to the log, scrubbed. Every invocation fi
 sure the runtime's root log handlers scrub too (`protect_root`). Every invocation publishes
 its metrics as one EMF line (`runner.contract` names them): a failed run counts
 `MigrationFailures`, which pages; a refused request counts `RequestsRefused`, which does not.
-The engine is cached across warm invocations; so is the database secret.
+The engine is imported only when a run needs it, so a cold start does not pay for Alembic and
+SQLAlchemy up front; a no-op `upgrade`/`current` at the bundle's head is answered by
+`runner.fastpath` without them. Settings, the credential source (and so the database secret)
+and the engine are cached across warm invocations.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import Metrics, MetricUnit
 
-from runner import contract
-from runner.engine import MigrationEngine
+from runner import contract, fastpath
 from runner.errors import AuroraMigrationsError, BadRequest, ConfigurationError, InternalError
 from runner.events import parse_event
 from runner.logs import ensure_logging, log, log_event, request_context
 from runner.redact import scrub_data
+from runner.results import Request, Result
 from runner.settings import Settings
-from runner.sources import credential_source
+
+if TYPE_CHECKING:  # the engine imports Alembic and SQLAlchemy: only a run that needs it pays
+    from runner.database import CredentialSource
+    from runner.engine import MigrationEngine
 
 # The stack's alarms and dashboard read these metrics (see `runner.contract`). Every
 # invocation publishes both outcome counts, so a refused request never counts as a failure.
 metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE_NAME)
 _engine: MigrationEngine | None = None
+_settings: Settings | None = None
+_source: CredentialSource | None = None
 
 
 @metrics.log_metrics  # publishes the invocation's metrics when it returns or raises
@@ -42,11 +52,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request = None
         try:
             request = parse_event(event)
-            result = _get_engine().run(
-                request,
-                remaining_ms=remaining,
-                request_id=request_id,
-                function_arn=getattr(context, "invoked_function_arn", None),
+            result = _run(
+                request, remaining, request_id, getattr(context, "invoked_function_arn", None)
             )
         except AuroraMigrationsError as exc:
             if request is None:  # refused before the engine, which logs its own failures
@@ -97,18 +104,74 @@ def _count_applied(applied: list[str]) -> None:
     )
 
 
+def _run(
+    request: Request, remaining: Any, request_id: str | None, function_arn: str | None
+) -> Result:
+    """The fast no-op answer when the manifest allows it (`runner.fastpath`), else the engine."""
+    if _engine is None:  # once the engine is loaded, it is the cheaper path too
+        started = time.monotonic()
+        settings = _get_settings()
+        result = fastpath.try_fast(request, settings, lambda: _credentials(settings))
+        if result is not None:
+            _log_fast(request, result, started)
+            return result
+    return _get_engine().run(
+        request, remaining_ms=remaining, request_id=request_id, function_arn=function_arn
+    )
+
+
+def _log_fast(request: Request, result: Result, started: float) -> None:
+    """The same run.start / run.finish events the engine logs, marked `fast_path`."""
+    run_id = str(uuid.uuid4())
+    log_event("run.start", command=request.command, revision=request.revision, run_id=run_id)
+    log_event(
+        "run.finish",
+        command=request.command,
+        run_id=run_id,
+        before=result.before,
+        after=result.after,
+        applied=[],
+        pending=result.pending,
+        complete=True,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        fast_path=True,
+    )
+
+
+def _get_settings() -> Settings:
+    global _settings
+    if _settings is None:
+        _settings = Settings.from_env()
+    return _settings
+
+
+def _credentials(settings: Settings) -> CredentialSource:
+    """One credential source per process, shared by the fast path and the engine."""
+    global _source
+    if _source is None:
+        from runner.sources import credential_source
+
+        _source = credential_source(settings)
+    return _source
+
+
 def _get_engine() -> MigrationEngine:
     global _engine
     if _engine is None:
-        settings = Settings.from_env()
-        _engine = MigrationEngine(settings, credential_source(settings))
+        from runner.engine import MigrationEngine
+
+        settings = _get_settings()
+        _engine = MigrationEngine(settings, _credentials(settings))
+        fastpath.forget_connection()  # the engine opens its own connections from now on
     return _engine
 
 
 def reset_engine() -> None:
-    """Forget the cached engine (tests, or after configuration changes)."""
-    global _engine
+    """Forget the cached engine, settings, credentials and fast-path state (tests, or after
+    configuration changes)."""
+    global _engine, _settings, _source
     if _engine is not None:
         _engine.dispose()
-    _engine = None
+    _engine = _settings = _source = None
+    fastpath.reset()
     logging.getLogger(__name__).debug("engine reset")
