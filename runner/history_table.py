@@ -84,7 +84,7 @@ INSERT = sa.text(
     " :direction, :duration_ms, :request_id, :status, :checksum, :runner_version, :run_by,"
     " :function_arn, pg_backend_pid(), :error, CAST(:details AS JSONB)) RETURNING id"
 )
-_OPTIONAL = {
+OPTIONAL = {
     "request_id": None,
     "status": "applied",
     "checksum": None,
@@ -121,7 +121,7 @@ def ensure(conn: Connection) -> None:
 
 def insert(conn: Connection, **row: Any) -> int:
     """Write one row (status `applied` unless given); returns its id."""
-    values = {**_OPTIONAL, **row}
+    values = {**OPTIONAL, **row}
     if values["details"] is not None:
         values["details"] = json.dumps(values["details"], sort_keys=True)
     return int(conn.execute(INSERT, values).scalar_one())

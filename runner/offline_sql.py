@@ -22,6 +22,7 @@ from alembic.script import ScriptDirectory
 
 from runner import alembic_internals, history_table
 from runner.errors import AuroraMigrationsError, OfflineSqlUnavailable
+from runner.integrity import checksums
 from runner.revisions import Plan, Step
 
 REASON_LENGTH = 300
@@ -46,6 +47,7 @@ def render(
         for number, step in enumerate(plan):
             if number == 0:  # as a run does: once, outside any revision's transaction
                 context.execute(history_table.CREATE.strip())
+                context.execute(history_table.UPGRADE)  # idempotent: an older table gains columns
                 alembic_internals.add_version_apply_hook(context, record)
             rendering[:] = [step]
             yield step.step
@@ -55,13 +57,19 @@ def render(
         """on_version_apply: the history row, inside the revision's transaction."""
         step = rendering[0]
         row = history_table.INSERT.bindparams(
-            run_id=run_id,
-            command="sql",
-            revision=step.revision,
-            description=step.description,
-            direction=plan.direction,
-            duration_ms=0,
-            request_id=request_id,
+            **{
+                **history_table.OPTIONAL,
+                "run_id": run_id,
+                "command": "sql",
+                "revision": step.revision,
+                "description": step.description,
+                "direction": plan.direction,
+                "duration_ms": 0,
+                "request_id": request_id,
+                "checksum": checksums.revision_checksum(script, step.revision),
+                "runner_version": checksums.runner_version(),
+                "run_by": "offline sql (applied by hand)",
+            }
         )
         ctx.execute(row)  # offline, bound values are rendered as literals
 

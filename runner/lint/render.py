@@ -25,7 +25,8 @@ from runner import offline_sql, revisions
 from runner.alembic_internals import down_revisions
 
 SAFE_DDL = os.path.realpath(Path(__file__).resolve().parent.parent / "safe_ddl.py")
-_VERSION_TABLE = re.compile(r"\balembic_version\b")
+# The runner's and Alembic's own bookkeeping, not the revision's.
+_VERSION_TABLE = re.compile(r"\b(alembic_version|aurora_migrations_history)\b")
 # A squawk-ignore comment is honoured only from runner.safe_ddl, which emits it where it made
 # the statement safe; a revision opts out with `lint_ignore` and a reason instead.
 _SQUAWK_IGNORE = re.compile(r"squawk-ignore", re.IGNORECASE)
@@ -98,7 +99,7 @@ def render_upgrade(
     statements, line = [], 0
     for text, source_line in recorder.writes:
         if source_line is None and _VERSION_TABLE.search(text):
-            continue  # Alembic's bookkeeping, not the revision's
+            continue  # bookkeeping (version row, history table), not the revision's
         statements.append(Statement(text, line, source_line))
         line += text.count("\n")
     return Rendered("".join(s.text for s in statements), statements)
