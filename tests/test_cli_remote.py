@@ -21,25 +21,19 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL
 
+from tests.aws import conftest as aws_fixtures
+from tests.aws.conftest import Aws
 from tests.conftest import write_alembic_ini
-from tests.remote.conftest import (  # noqa: F401 (fixtures)
-    ACCESS_KEY,
-    DEV,
-    SECRET_KEY,
-    SESSION_TOKEN,
-    Aws,
-    Deploy,
-    aws,
-    deploy,
-    fake_aws,
-    lam,
-)
+from tests.remote import conftest as remote
+from tests.remote.conftest import ACCESS_KEY, DEV, SECRET_KEY, SESSION_TOKEN, Deploy
 from tests.remote.lambda_endpoint import LambdaEndpoint
 from tests.test_engine import versions
 
 PROD = "aurora-migrations-prod"
 CREDENTIALS = (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN)
 Cli = Callable[..., subprocess.CompletedProcess[str]]
+# The remote tests' fixtures, used here too: fake credentials, moto, the local Invoke endpoint.
+fake_aws, aws, lam, deploy = remote.fake_aws, aws_fixtures.aws, remote.lam, remote.deploy
 
 
 @pytest.fixture
@@ -127,9 +121,7 @@ def test_a_refusal_by_the_function_exits_2_and_changes_nothing(
     assert versions(database_url) == ["0002"]
 
 
-def test_no_credential_is_ever_printed_even_with_debug_and_logs(
-    cli: Cli, deploy: Deploy
-) -> None:
+def test_no_credential_is_ever_printed_even_with_debug_and_logs(cli: Cli, deploy: Deploy) -> None:
     """The function's log tail carries the caller's keys on purpose; they come back masked."""
     function = deploy("chain", extra_log=[f"leak: {' '.join(CREDENTIALS)}"])
 
@@ -139,7 +131,7 @@ def test_no_credential_is_ever_printed_even_with_debug_and_logs(
 
     assert ok.returncode == 0, said(ok)
     assert "function log (tail)" in ok.stderr and "leak: " in ok.stderr
-    assert f"END RequestId:" in ok.stderr
+    assert "END RequestId:" in ok.stderr
     assert as_json.returncode == 0 and "leak: " in json.loads(as_json.stdout)["log_tail"]
     assert failed.returncode == 2 and "FunctionNotFound" in failed.stderr
     assert function.runs == 2
@@ -235,9 +227,7 @@ def test_no_snapshot_on_prod_only_when_asked(
     assert [e["command"] for e in function.events] == ["upgrade"]
 
 
-def test_dev_snapshots_only_when_asked(
-    cli: Cli, deploy: Deploy, rds: Any, cluster: str
-) -> None:
+def test_dev_snapshots_only_when_asked(cli: Cli, deploy: Deploy, rds: Any, cluster: str) -> None:
     deploy("chain")
 
     plain = cli("--env", "dev", "upgrade", "0001")
