@@ -21,12 +21,13 @@ import shlex
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from runner import cli_logs, devdb, render
+from runner import cli_logs, cli_remote, devdb, render
 from runner.bootstrap import command_line as bootstrap_cli
 from runner.cli_args import EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE, build_parser
 from runner.engine import MigrationEngine
@@ -56,6 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     cli_logs.setup(err, human=human, quiet=args.quiet, verbose=args.verbose)
     live = LiveReporter(err, show=human and not args.quiet)
     try:
+        cli_remote.refuse_stray_flags(args)
+        if cli_remote.wanted(args):
+            return _remote(args, out, err)
+        if args.command == "lint":
+            return _lint(args, out)
         if args.command == "devdb":
             return _devdb(args, out)
         if args.command == "bundle":
@@ -81,8 +87,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _failed(
     args: argparse.Namespace, out: Console, err: Console, exc: AuroraMigrationsError
 ) -> int:
+    log_tail = exc.details.pop("log_tail", None)
     if args.json:
-        _print_json(out, exc.to_dict())
+        _print_json(out, {**exc.to_dict(), **({"log_tail": log_tail} if log_tail else {})})
+    elif log_tail:
+        render.log_tail(err, log_tail)
     err.print("[bold red]FAILED[/]: ", end="", markup=True)
     err.out(f"{type(exc).__name__}: {exc.message}", highlight=False)
     return EXIT_USAGE if isinstance(exc, BadRequest | ConfigurationError) else EXIT_FAILED
@@ -95,13 +104,18 @@ def _print_json(out: Console, data: dict[str, Any]) -> None:
 # --- the engine's commands ---------------------------------------------------------------------
 
 
-def _migrate(args: argparse.Namespace, out: Console, err: Console, live: LiveReporter) -> int:
+def _event(args: argparse.Namespace) -> dict[str, Any]:
+    """The Lambda event for the command line: the same one in local and in remote mode."""
     event: dict[str, Any] = {"command": args.command}
     for name in ("revision", "confirm"):
         value = getattr(args, name, None)
         if value is not None:
             event[name] = value
-    request = parse_event(event)
+    return event
+
+
+def _migrate(args: argparse.Namespace, out: Console, err: Console, live: LiveReporter) -> int:
+    request = parse_event(_event(args))
     settings = Settings.from_env()
     engine = MigrationEngine(settings, credential_source(settings, use_devdb=True))
     try:
@@ -122,14 +136,21 @@ def _migrate(args: argparse.Namespace, out: Console, err: Console, live: LiveRep
 
 
 def _report(
-    args: argparse.Namespace, out: Console, err: Console, result: Result, *, database: str
+    args: argparse.Namespace,
+    out: Console,
+    err: Console,
+    result: Result,
+    *,
+    database: str,
+    raw: dict[str, Any] | None = None,
 ) -> int:
+    """Print the result; `raw` is what --json prints instead of the result (remote mode)."""
     shown = scrub_data(result)
     output: Path | None = getattr(args, "output", None)
     if output is not None:  # sql --output: the file gets the SQL, --json or not
         _write(output, shown.sql or render.NOTHING_TO_RUN)
     if args.json:
-        _print_json(out, result.to_dict())
+        _print_json(out, raw if raw is not None else result.to_dict())
     elif result.command == "sql":  # stdout is the SQL alone; the summary goes to stderr
         if output is None:
             render.sql(out, shown.sql or "")
@@ -188,7 +209,72 @@ def _describer(engine: MigrationEngine) -> Callable[[str], str]:
     return describe
 
 
+# --- remote mode: the same requests, in the deployed function ----------------------------------
+
+
+def _remote(args: argparse.Namespace, out: Console, err: Console) -> int:
+    if args.command == "status":
+        rows = cli_remote.status(cli_remote.Remote.open(args), args)
+        if args.json:
+            _print_json(out, render.status_data(rows))
+        else:
+            render.status(out, rows)
+        return EXIT_OK if all(row.healthy for row in rows) else EXIT_FAILED
+    request = parse_event(_event(args))  # a bad request is refused here, before anything is sent
+    remote = cli_remote.Remote.open(args)
+    target = remote.target(args)
+    talk = not (args.quiet or args.json)
+
+    def on_snapshot(cluster: str) -> None:
+        if talk:
+            err.print(f"snapshotting {cluster}, waiting until it is available...", highlight=False)
+
+    try:
+        done = cli_remote.run(remote, args, target, request, on_snapshot=on_snapshot)
+    except ConfirmationRequired as exc:
+        raise _in_cli_words(exc, request.command) from None
+    except AuroraMigrationsError as exc:
+        applied = exc.details.get("applied")
+        if applied and isinstance(applied, list) and not args.json:
+            render.applied_before_failure(out, request.command, applied, [], lambda _: "")
+        raise
+    outcome = done.outcome
+    raw = dict(outcome.payload)
+    if done.snapshot is not None:
+        raw["snapshot"] = asdict(done.snapshot)
+        if talk:
+            err.print(
+                f"snapshot {done.snapshot.identifier} of {done.snapshot.cluster} is available",
+                highlight=False,
+            )
+    if outcome.log_tail:
+        if args.json:
+            raw["log_tail"] = outcome.log_tail
+        else:
+            render.log_tail(err, outcome.log_tail)
+    if talk:
+        err.print(
+            f"invoked {target.name} once ({target.source}), request id {outcome.request_id}",
+            highlight=False,
+        )
+    return _report(args, out, err, outcome.result, database=render.function(target), raw=raw)
+
+
 # --- commands beside the engine ---------------------------------------------------------------
+
+
+def _lint(args: argparse.Namespace, out: Console) -> int:
+    from runner.lint import blocking, lint, report
+
+    findings = lint(Settings.from_env().alembic_ini, args.revisions or None)
+    style = args.format or ("json" if args.json else "text")
+    text = (
+        report.as_json(findings) + "\n"
+        if style == "json"
+        else (report.markdown(findings) if style == "markdown" else report.text(findings))
+    )
+    out.file.write(text)
+    return EXIT_USAGE if blocking(findings) else EXIT_OK
 
 
 def _devdb(args: argparse.Namespace, out: Console) -> int:

@@ -15,11 +15,13 @@ from importlib import metadata
 from pathlib import Path
 
 from runner.bootstrap import command_line as bootstrap_cli
+from runner.remote.resolve import ENVIRONMENTS
 from runner.settings import ENVIRONMENT
 
 PROG = "aurora-migrate"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PENDING = 0, 1, 2, 3
 LOG_FORMATS = ("auto", "human", "json")
+LINT_FORMATS = ("text", "json", "markdown")
 DESCRIPTION_WIDTH = 78
 
 REV_FORMS = """\
@@ -102,10 +104,59 @@ def _global_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
     )
     group.add_argument(
         "--traceback",
+        "--debug",
         action="store_true",
         default=default(False),
-        help="on an unexpected error, also print the traceback (scrubbed)",
+        help="on an unexpected error, also print the traceback (scrubbed; credentials never "
+        "appear, --debug is the same flag)",
     )
+    remote = parser.add_argument_group(
+        "remote mode: run the command in the deployed function (before or after the command)"
+    )
+    remote.add_argument(
+        "--function",
+        metavar="NAME",
+        default=default(None),
+        help="the migrations function's name or ARN: send the request to it instead of "
+        "connecting to a database",
+    )
+    remote.add_argument(
+        "--env",
+        action="append",
+        choices=ENVIRONMENTS,
+        default=default(None),
+        help="the environment whose function to invoke (the runner stack's FunctionName "
+        "output, else aurora-migrations-ENV); status takes it several times",
+    )
+    remote.add_argument(
+        "--envs",
+        type=_comma_list,
+        metavar="ENV,ENV",
+        default=default(None),
+        help="status: several environments at once, e.g. dev,staging,prod",
+    )
+    remote.add_argument(
+        "--region", default=default(None), help="the AWS region (default: AWS_REGION, profile)"
+    )
+    remote.add_argument(
+        "--profile", default=default(None), help="the AWS profile (default: the environment's)"
+    )
+    remote.add_argument(
+        "--logs",
+        action="store_true",
+        default=default(False),
+        help="also print the tail of the function's log for this invocation (on stderr)",
+    )
+
+
+def _comma_list(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in ENVIRONMENTS]
+    if not names or unknown:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give environments among {', '.join(ENVIRONMENTS)}, comma-separated"
+        )
+    return names
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -147,6 +198,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument(
         "revision", nargs="?", default="head", metavar="REV", help="target (default: head)"
+    )
+    up.add_argument(
+        "--snapshot",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="remote mode: take an Aurora cluster snapshot and wait until it is available "
+        "before sending the upgrade (default: on for --env prod, off elsewhere; "
+        "--no-snapshot to skip it on prod)",
+    )
+    up.add_argument(
+        "--cluster",
+        metavar="ID",
+        help="the cluster to snapshot (default: the one the environment's database stack names)",
     )
 
     down = command(
@@ -203,6 +267,28 @@ def build_parser() -> argparse.ArgumentParser:
         "history",
         "every revision, applied (with when) or pending",
         "List every revision of the project, oldest first: applied (and when) or pending.",
+    )
+    command(
+        "status",
+        "each environment's revision, head, pending and health, side by side (remote)",
+        "Ask each environment's function for its history, all at once, and show one row per "
+        "environment: current revision, head, pending count, last applied and health. "
+        "Needs --env (several times) or --envs dev,staging,prod, or --function. Exit 1 if "
+        "an environment could not answer.",
+    )
+    lint = command(
+        "lint",
+        "find revisions that would block live traffic; needs no database",
+        "Render each revision's upgrade as SQL offline and check it (squawk and this "
+        "project's own rules). A revision opts out of one rule with lint_ignore and a "
+        "reason. Exit 2 while a finding is not opted out.",
+    )
+    lint.add_argument("revisions", nargs="*", metavar="REV", help="default: every revision")
+    lint.add_argument(
+        "--format",
+        choices=LINT_FORMATS,
+        default=None,
+        help="text (default), json (also with --json) or markdown (a PR comment)",
     )
     command(
         "heads",

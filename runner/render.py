@@ -8,6 +8,7 @@ what a failed run leaves behind, as the database recorded it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from rich.console import Console
@@ -16,6 +17,8 @@ from rich.table import Table
 from rich.text import Text
 
 from runner.progress import Progress
+from runner.remote.resolve import FunctionTarget
+from runner.remote.status import EnvironmentStatus
 from runner.results import Result, state_label
 
 NOTHING_TO_RUN = "-- nothing to run\n"
@@ -106,3 +109,77 @@ def applied_before_failure(
                 revision, Text(step.description or ""), step.direction, str(step.duration_ms)
             )
     console.print(table)
+
+
+def function(target: FunctionTarget) -> str:
+    """Where a remote command ran, as the summary's first line says it."""
+    where = f" ({target.environment})" if target.environment else ""
+    return f"function {target.name}{where}"
+
+
+def log_tail(console: Console, text: str) -> None:
+    """The function's log for this invocation, verbatim (already scrubbed)."""
+    console.print("--- function log (tail) ---", highlight=False, markup=False)
+    console.out(text.rstrip("\n"), highlight=False)
+    console.print("--- end of function log ---", highlight=False, markup=False)
+
+
+STATUS_COLUMNS = ("environment", "current", "head", "pending", "last applied", "health")
+
+
+def status_data(rows: Sequence[EnvironmentStatus]) -> dict[str, Any]:
+    """`status --json`: the rows as plain data, and whether every environment answered."""
+    return {
+        "ok": all(row.healthy for row in rows),
+        "environments": [
+            {**asdict(row), "pending_count": row.pending_count, "up_to_date": row.up_to_date}
+            for row in rows
+        ],
+    }
+
+
+def status(console: Console, rows: Sequence[EnvironmentStatus]) -> None:
+    """One row per environment, side by side; a table on a terminal, plain columns piped."""
+    cells = [_status_cells(row) for row in rows]
+    if console.is_terminal:
+        table = Table(*STATUS_COLUMNS)
+        for row, line in zip(rows, cells, strict=True):
+            health = "[green]healthy[/]" if row.healthy else "[bold red]unhealthy[/]"
+            table.add_row(*[Text(cell) for cell in line[:-1]], health)
+        console.print(table)
+    else:
+        widths = [max(len(c[i]) for c in [list(STATUS_COLUMNS), *cells]) for i in range(6)]
+        for line in [list(STATUS_COLUMNS), *cells]:
+            text = "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+            console.file.write(text.rstrip() + "\n")
+    for row in rows:
+        if not row.healthy:
+            console.print(
+                f"{row.environment}: {row.error_type}: {row.problem}", highlight=False, markup=False
+            )
+
+
+def _status_cells(row: EnvironmentStatus) -> list[str]:
+    if not row.healthy:
+        return [row.environment, "?", "?", "?", "?", "unhealthy"]
+    last = row.last_applied
+    applied = "-"
+    if last is not None:
+        applied = " ".join(
+            part
+            for part in (
+                last.revision,
+                last.applied_at or "",
+                f"by {last.applied_by}" if last.applied_by else "",
+                f"in {last.duration_ms} ms" if last.duration_ms is not None else "",
+            )
+            if part
+        )
+    return [
+        row.environment,
+        state_label(row.current) if row.current else "base",
+        ", ".join(row.heads) or "-",
+        str(row.pending_count),
+        applied,
+        "healthy",
+    ]
