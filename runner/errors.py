@@ -105,6 +105,11 @@ class BootstrapRefused(BadRequest):
     """The role or schema is in a state `bootstrap-migrator` must not paper over."""
 
 
+class ReviewRefused(BadRequest):
+    """`review` cannot compare with that base (unknown ref, no shared history, not a git
+    checkout, or no git); nothing was read or rendered."""
+
+
 class ConfigurationError(AuroraMigrationsError):
     """The runner is not configured well enough to reach a database."""
 
