@@ -19,6 +19,8 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 
+from runner import revisions as revision_tree
+
 REVISION_ID_TAKEN = "revision-id-taken"
 DUPLICATE_REVISION = "duplicate-revision"
 MULTIPLE_HEADS = "multiple-heads"
@@ -133,7 +135,13 @@ def taken_ids(context: ReviewContext) -> list[ReviewFinding]:
 
 
 def single_head(context: ReviewContext) -> list[ReviewFinding]:
-    """The revision tree at HEAD has exactly one head, so `upgrade head` means one thing."""
+    """The revision tree at HEAD has exactly one head, so `upgrade head` means one thing.
+
+    Not judged while two files share an id (`taken_ids` reports that first).
+    """
+    files = revision_tree.scan(context.script)
+    if len({found.revision for found in files}) < len(files):
+        return []  # Alembic's map keeps one file per id: heads mean nothing until ids are unique
     heads = sorted(context.script.get_heads())
     if len(heads) <= 1:
         return []
