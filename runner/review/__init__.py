@@ -9,7 +9,7 @@ runner.review`) compares the checked-out branch with a git base ref, with no dat
   base already has, two new files with one id, more than one head), then whatever lint and
   validation providers exist (`runner.lint` when it is installed). Add a provider to
   `default_providers()` to put its findings into the comment.
-- `core`: `review(...)` renders each new revision's upgrade as offline SQL and runs the
+- `core`: `review(...)` renders each new revision's upgrade as offline SQL (`render`) and runs the
   providers, into one `Review`.
 - `report`: the `Review` as Markdown (with the `MARKER` comment the workflow finds and updates
   one comment by) or JSON. The exit code is chosen at the edge (`__main__`).

@@ -1,12 +1,11 @@
 """`review(base)`: the revisions a branch adds, their offline SQL, and every provider's findings.
 
 Nothing here needs a database: each new revision is rendered on its own, from its parents, with
-Alembic's offline mode as `aurora-migrate sql` does (`runner.offline_sql`).
+Alembic's offline mode as `aurora-migrate sql` does (`runner.review.render`).
 """
 
 from __future__ import annotations
 
-import io
 import os
 import warnings
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from alembic.util import to_tuple
 
-from runner import alembic_internals, offline_sql, revisions
+from runner import alembic_internals, revisions
 from runner.errors import AuroraMigrationsError
 from runner.review.findings import (
     FindingProvider,
@@ -29,6 +28,7 @@ from runner.review.findings import (
     revision_id,
 )
 from runner.review.git import GitCheckout
+from runner.review.render import render_upgrade
 from runner.settings import Settings
 
 
@@ -156,13 +156,3 @@ def _new_revision(
         except AuroraMigrationsError as exc:
             error = exc.message
     return NewRevision(sc.revision, str(path), sc.doc, parents, sql, error)
-
-
-def render_upgrade(ini: Path, script: ScriptDirectory, rev: str, parents: list[str]) -> str:
-    """The SQL of `rev`'s upgrade alone, from a database at its parents; no database needed."""
-    plan = revisions.plan(script, "up", rev, parents)
-    buffer = io.StringIO()
-    config = Config(str(ini), output_buffer=buffer, stdout=io.StringIO())
-    config.attributes["managed_by_runner"] = True
-    offline_sql.render(config, script, plan, parents)
-    return buffer.getvalue()
