@@ -104,6 +104,7 @@ def _review(
     added.sort(key=lambda item: (order.get(item[1].revision, len(order)), str(item[0])))
 
     context = ReviewContext(
+        root=checkout.root,
         config_file=ini,
         script=script,
         base=base,

@@ -54,6 +54,7 @@ class NewFile:
 class ReviewContext:
     """What every provider may look at: the project at HEAD and what the base already has."""
 
+    root: Path  # the top of the git checkout: findings name files relative to it
     config_file: Path
     script: ScriptDirectory
     base: str  # the ref as given, e.g. origin/main
@@ -164,19 +165,28 @@ def lint(context: ReviewContext) -> list[ReviewFinding]:
         return []  # runner.lint lints every revision when given none
     module: Any = importlib.import_module("runner.lint")
     found = module.lint(context.config_file, revisions=context.new_revisions)
-    return [_foreign(finding, "lint") for finding in found if not getattr(finding, "ignored", None)]
+    return [
+        _foreign(finding, "lint", context.root)
+        for finding in found
+        if not getattr(finding, "ignored", None)
+    ]
 
 
-def _foreign(finding: Any, source: str) -> ReviewFinding:
-    """Another checker's finding (`rule` or `id`, message, fix, where) as a `ReviewFinding`."""
+def _foreign(finding: Any, source: str, root: Path) -> ReviewFinding:
+    """Another checker's finding (`rule` or `id`, message, fix, where) as a `ReviewFinding`,
+    its file relative to the checkout's top."""
     kind = getattr(finding, "rule", None) or getattr(finding, "id", "finding")
     origin = getattr(finding, "source", None)
+    file = getattr(finding, "file", None)
+    if file:
+        path = Path(file).resolve()
+        file = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(file)
     return ReviewFinding(
         str(kind),
         str(getattr(finding, "message", "")),
         str(getattr(finding, "fix", "")),
         revision=getattr(finding, "revision", None),
-        file=getattr(finding, "file", None),
+        file=file,
         line=getattr(finding, "line", None),
         source=f"{source}/{origin}" if origin else source,
     )

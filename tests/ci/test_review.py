@@ -203,13 +203,14 @@ class LintFinding:
 def test_lint_joins_when_installed_and_its_opt_outs_stay_out(
     repo: Repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    repo.add_revision("0018", "0017", "add_widgets")
+    added = repo.add_revision("0018", "0017", "add_widgets")
+    new = repo.root / added  # runner.lint names files as the working directory sees them
     asked: list[tuple[Path, list[str]]] = []
 
     def fake_lint(config: Path, revisions: list[str]) -> list[LintFinding]:
         asked.append((config, revisions))
         return [
-            LintFinding("ban-drop-column", "0018", "f.py", 3, "drops a column", "don't", "squawk"),
+            LintFinding("ban-drop-column", "0018", str(new), 3, "drops a column", "no", "squawk"),
             LintFinding("require-timeout", "0018", "f.py", 1, "m", "f", "aurora", ignored="why"),
         ]
 
@@ -221,8 +222,8 @@ def test_lint_joins_when_installed_and_its_opt_outs_stay_out(
     assert lint in default_providers()
     done = review("main", config_file=repo.ini)
     assert asked == [(repo.ini.resolve(), ["0018"])], "only the new revisions are linted"
-    assert [(f.id, f.source, f.line) for f in done.findings] == [
-        ("ban-drop-column", "lint/squawk", 3)
+    assert [(f.id, f.source, f.file, f.line) for f in done.findings] == [
+        ("ban-drop-column", "lint/squawk", added, 3)
     ]
 
 
