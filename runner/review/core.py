@@ -17,7 +17,7 @@ from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from alembic.util import to_tuple
 
-from runner import alembic_internals, revisions
+from runner import alembic_internals, redact, revisions
 from runner.errors import AuroraMigrationsError
 from runner.review.findings import (
     FindingProvider,
@@ -25,6 +25,7 @@ from runner.review.findings import (
     ReviewContext,
     ReviewFinding,
     default_providers,
+    heads_of,
     revision_id,
 )
 from runner.review.git import GitCheckout
@@ -57,7 +58,7 @@ class Review:
     base: str
     base_commit: str
     head_commit: str
-    heads: tuple[str, ...]
+    heads: tuple[str, ...]  # () while two files share an id: the tree cannot be read then
     revisions: tuple[NewRevision, ...]
     findings: tuple[ReviewFinding, ...]
     skipped: tuple[SkippedCheck, ...] = ()
@@ -119,12 +120,12 @@ def _review(
         try:
             findings.extend(provider(context))
         except Exception as exc:  # one broken check must not cost the comment
-            skipped.append(SkippedCheck(name, f"{type(exc).__name__}: {exc}"))
+            skipped.append(SkippedCheck(name, redact.scrub(f"{type(exc).__name__}: {exc}")))
     return Review(
         base=base,
         base_commit=base_commit,
         head_commit=head_commit,
-        heads=tuple(sorted(script.get_heads())),
+        heads=tuple(heads_of(script) or ()),
         revisions=tuple(_new_revision(ini, script, path, sc) for path, sc in added),
         findings=tuple(findings),
         skipped=tuple(skipped),

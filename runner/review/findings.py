@@ -92,6 +92,15 @@ def revision_id(source: str) -> str | None:
     return None
 
 
+def heads_of(script: ScriptDirectory) -> list[str] | None:
+    """The tree's heads; None while two files share an id (Alembic's map keeps one file per
+    id, so its heads would be wrong)."""
+    files = revision_tree.scan(script)
+    if len({found.revision for found in files}) < len(files):
+        return None
+    return sorted(script.get_heads())
+
+
 # --- the built-in providers ----------------------------------------------------------------------
 
 
@@ -140,10 +149,9 @@ def single_head(context: ReviewContext) -> list[ReviewFinding]:
 
     Not judged while two files share an id (`taken_ids` reports that first).
     """
-    files = revision_tree.scan(context.script)
-    if len({found.revision for found in files}) < len(files):
-        return []  # Alembic's map keeps one file per id: heads mean nothing until ids are unique
-    heads = sorted(context.script.get_heads())
+    heads = heads_of(context.script)
+    if heads is None:
+        return []
     if len(heads) <= 1:
         return []
     return [

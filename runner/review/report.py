@@ -54,7 +54,7 @@ def _summary(review: Review) -> str:
         else f"**{len(review.findings)} finding(s)**"
         + (f", **{len(review.skipped)} check(s) did not run**" if review.skipped else "")
     )
-    heads = ", ".join(f"`{h}`" for h in review.heads) or "none"
+    heads = ", ".join(f"`{h}`" for h in review.heads) or "unknown while revision ids repeat"
     return (
         f"{MARKER}\n## Migrations review\n\n"
         f"`{_code(review.base)}` ({review.base_commit[:SHORT_SHA]}) ... HEAD "

@@ -108,9 +108,10 @@ def test_the_taken_id_is_found_on_githubs_merge_commit_too(repo: Repo) -> None:
 def test_two_new_files_with_one_id_are_a_finding(repo: Repo) -> None:
     repo.add_revision("0018", "0017", "add_widgets")
     repo.add_revision("0018", "0017", "add_orders")
-    found = builtin(repo)
-    assert {f.id for f in found} == {"duplicate-revision"}
-    assert len(found) == 2, "each file is named, so each author sees it"
+    done = review("main", config_file=repo.ini, providers=[taken_ids, single_head])
+    assert {f.id for f in done.findings} == {"duplicate-revision"}
+    assert len(done.findings) == 2, "each file is named, so each author sees it"
+    assert done.heads == () and "Head: unknown while revision ids repeat" in to_markdown(done)
 
 
 def test_a_second_head_is_a_finding(repo: Repo) -> None:
