@@ -11,7 +11,9 @@ import aws_cdk as cdk
 from infra.components.permissions import IamDatabaseAuth
 from infra.config import EnvironmentSettings, settings_from_context
 from infra.existing_database import ExistingDatabase, import_existing_database
+from infra.github import github_deploy_from_context
 from infra.nag import add_nag_checks
+from infra.stacks.github_deploy import GitHubDeployStack
 from infra.stacks.runner import MigrationsRunnerProps, MigrationsRunnerStack
 from infra.stacks.sandbox import SandboxProps, SandboxStack
 
@@ -24,6 +26,7 @@ class EnvironmentStacks:
     settings: EnvironmentSettings
     runner: MigrationsRunnerStack
     database: SandboxStack | None  # None when the runner targets an existing cluster
+    github: GitHubDeployStack | None = None  # only with context githubRepository
 
 
 def build(app: cdk.App) -> EnvironmentStacks:
@@ -67,10 +70,24 @@ def build(app: cdk.App) -> EnvironmentStacks:
         description=f"{PROJECT} ({settings.name}): the migrations runner Lambda",
         termination_protection=settings.termination_protection,
     )
+    github = github_deploy_from_context(app.node, settings)
+    github_stack = None
+    if github is not None:
+        github_stack = GitHubDeployStack(
+            app,
+            f"{prefix}-GitHubDeploy",
+            github=github,
+            function_name=settings.function_name,
+            project_stacks=(runner.stack_name, *([database.stack_name] if database else [])),
+            description=f"{PROJECT} ({settings.name}): the role GitHub Actions deploys with",
+            termination_protection=settings.termination_protection,
+        )
     cdk.Tags.of(app).add("project", PROJECT)
     cdk.Tags.of(app).add("environment", settings.name)
     add_nag_checks(app)
-    return EnvironmentStacks(settings=settings, runner=runner, database=database)
+    return EnvironmentStacks(
+        settings=settings, runner=runner, database=database, github=github_stack
+    )
 
 
 def sandbox_runner_props(

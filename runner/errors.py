@@ -125,6 +125,11 @@ class ImportRefused(BadRequest):
     """`import-sql` cannot turn that folder into revisions safely; nothing was written."""
 
 
+class ReviewRefused(BadRequest):
+    """`review` cannot compare with that base (unknown ref, no shared history, not a git
+    checkout, or no git); nothing was read or rendered."""
+
+
 class ConfigurationError(AuroraMigrationsError):
     """The runner is not configured well enough to reach a database."""
 

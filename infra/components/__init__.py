@@ -5,6 +5,7 @@ from infra.components.alarms import FunctionErrorsAlarm, MigrationFailuresAlarm,
 from infra.components.dashboard import StatusDashboard
 from infra.components.execution_role import RunnerExecutionRole
 from infra.components.function import MigrationsFunction
+from infra.components.github_deploy import GitHubDeployRole, GitHubOidcProvider
 from infra.components.monitoring import MigrationsMonitoring
 from infra.components.network import RunnerNetworkAccess
 from infra.components.permissions import IamDatabaseAuth, RunnerPermissions
@@ -14,6 +15,8 @@ from infra.components.sandbox_network import SandboxNetwork
 __all__ = [
     "AlarmTopic",
     "FunctionErrorsAlarm",
+    "GitHubDeployRole",
+    "GitHubOidcProvider",
     "IamDatabaseAuth",
     "MigrationFailuresAlarm",
     "MigrationsFunction",

@@ -1,0 +1,208 @@
+"""Findings for the review comment, and the providers that make them.
+
+A finding is plain data, as in squawk and the integrity checks: a stable kebab-case `id`, what
+is wrong and how to fix it, and where. A provider takes the `ReviewContext` and returns
+findings; `default_providers()` is the list the review runs. The built-in ones need only git
+and the revision files; lint (`runner.lint`) joins the list when it is installed, and the
+validation checks join it the same way once they can run without a database.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from alembic.script import ScriptDirectory
+
+from runner import revisions as revision_tree
+
+REVISION_ID_TAKEN = "revision-id-taken"
+DUPLICATE_REVISION = "duplicate-revision"
+MULTIPLE_HEADS = "multiple-heads"
+
+
+@dataclass(frozen=True)
+class ReviewFinding:
+    """One problem: `id` is stable, `fix` says what to do, `source` says which check found it."""
+
+    id: str
+    message: str
+    fix: str
+    revision: str | None = None
+    file: str | None = None
+    line: int | None = None
+    source: str = "review"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class NewFile:
+    """A revision file the branch adds: its id and its path from the top of the checkout."""
+
+    revision: str
+    path: PurePosixPath
+
+
+@dataclass(frozen=True)
+class ReviewContext:
+    """What every provider may look at: the project at HEAD and what the base already has."""
+
+    root: Path  # the top of the git checkout: findings name files relative to it
+    config_file: Path
+    script: ScriptDirectory
+    base: str  # the ref as given, e.g. origin/main
+    base_commit: str
+    new_files: tuple[NewFile, ...]
+    base_ids: Mapping[str, tuple[PurePosixPath, ...]]  # revision id -> its files at the base
+
+    @property
+    def new_revisions(self) -> list[str]:
+        return list(dict.fromkeys(new.revision for new in self.new_files))
+
+
+FindingProvider = Callable[[ReviewContext], Sequence[ReviewFinding]]
+
+
+def revision_id(source: str) -> str | None:
+    """The literal `revision = "..."` (or `revision: str = "..."`) of a revision file, read
+    without running it; None for a file that declares none."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in tree.body:
+        target = node.targets[0] if isinstance(node, ast.Assign) and node.targets else None
+        if isinstance(node, ast.AnnAssign):
+            target = node.target
+        value = getattr(node, "value", None)
+        if (
+            isinstance(target, ast.Name)
+            and target.id == "revision"
+            and isinstance(value, ast.Constant)
+            and isinstance(value.value, str)
+        ):
+            return value.value
+    return None
+
+
+def heads_of(script: ScriptDirectory) -> list[str] | None:
+    """The tree's heads; None while two files share an id (Alembic's map keeps one file per
+    id, so its heads would be wrong)."""
+    files = revision_tree.scan(script)
+    if len({found.revision for found in files}) < len(files):
+        return None
+    return sorted(script.get_heads())
+
+
+# --- the built-in providers ----------------------------------------------------------------------
+
+
+def taken_ids(context: ReviewContext) -> list[ReviewFinding]:
+    """A new revision must not reuse an id the base declares (two branches that both took 0018),
+    nor share one with another new file."""
+    found: list[ReviewFinding] = []
+    by_id: dict[str, list[NewFile]] = {}
+    for new in context.new_files:
+        by_id.setdefault(new.revision, []).append(new)
+    for rev, news in by_id.items():
+        theirs = [p for p in context.base_ids.get(rev, ()) if p not in {n.path for n in news}]
+        for new in news:
+            renumber = f"`aurora-migrate renumber {rev} --file {new.path}`"
+            if theirs:
+                found.append(
+                    ReviewFinding(
+                        REVISION_ID_TAKEN,
+                        f"Revision id {rev} of {new.path} is already taken on {context.base} by "
+                        f"{', '.join(map(str, theirs))}. Alembic would apply only one of them.",
+                        f"Merge {context.base} into this branch, then run {renumber}: it takes "
+                        "the next free number and revises the current head.",
+                        revision=rev,
+                        file=str(new.path),
+                        source="review",
+                    )
+                )
+            elif len(news) > 1:
+                others = [str(n.path) for n in news if n is not new]
+                found.append(
+                    ReviewFinding(
+                        DUPLICATE_REVISION,
+                        f"Revision id {rev} of {new.path} is also declared by {', '.join(others)} "
+                        "on this branch. Alembic would apply only one of them.",
+                        f"Give one of them the next free number with {renumber}.",
+                        revision=rev,
+                        file=str(new.path),
+                        source="review",
+                    )
+                )
+    return found
+
+
+def single_head(context: ReviewContext) -> list[ReviewFinding]:
+    """The revision tree at HEAD has exactly one head, so `upgrade head` means one thing.
+
+    Not judged while two files share an id (`taken_ids` reports that first).
+    """
+    heads = heads_of(context.script)
+    if heads is None:
+        return []
+    if len(heads) <= 1:
+        return []
+    return [
+        ReviewFinding(
+            MULTIPLE_HEADS,
+            f"The revisions have {len(heads)} heads ({', '.join(heads)}): `upgrade head` is "
+            "ambiguous and the runner refuses it.",
+            "Renumber this branch's revision onto the current head (`aurora-migrate renumber "
+            "REV --file FILE`), or join the heads with `alembic merge heads -m merge`.",
+            source="review",
+        )
+    ]
+
+
+def lint(context: ReviewContext) -> list[ReviewFinding]:
+    """`runner.lint` over the new revisions (squawk and our own live-DDL checks). A finding
+    its revision opted out of (with a reason) is left out."""
+    if not context.new_revisions:
+        return []  # runner.lint lints every revision when given none
+    module: Any = importlib.import_module("runner.lint")
+    found = module.lint(context.config_file, revisions=context.new_revisions)
+    return [
+        _foreign(finding, "lint", context.root)
+        for finding in found
+        if not getattr(finding, "ignored", None)
+    ]
+
+
+def _foreign(finding: Any, source: str, root: Path) -> ReviewFinding:
+    """Another checker's finding (`rule` or `id`, message, fix, where) as a `ReviewFinding`,
+    its file relative to the checkout's top."""
+    kind = getattr(finding, "rule", None) or getattr(finding, "id", "finding")
+    origin = getattr(finding, "source", None)
+    file = getattr(finding, "file", None)
+    if file:
+        path = Path(file).resolve()
+        file = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(file)
+    return ReviewFinding(
+        str(kind),
+        str(getattr(finding, "message", "")),
+        str(getattr(finding, "fix", "")),
+        revision=getattr(finding, "revision", None),
+        file=file,
+        line=getattr(finding, "line", None),
+        source=f"{source}/{origin}" if origin else source,
+    )
+
+
+def default_providers() -> list[FindingProvider]:
+    """The built-in checks, then lint when `runner.lint` is installed."""
+    providers: list[FindingProvider] = [taken_ids, single_head]
+    if importlib.util.find_spec("runner.lint") is not None:
+        providers.append(lint)
+    return providers
