@@ -43,6 +43,16 @@ class Request:
     allow_changed: tuple[str, ...] = ()
     force: bool = False
 
+    def to_event(self) -> dict[str, Any]:
+        """The event that asks for this request: only the fields that differ from the default."""
+        defaults = Request(self.command)
+        event: dict[str, Any] = {"command": self.command}
+        for name in ("revision", "confirm", "allow_changed", "force"):
+            value = getattr(self, name)
+            if value != getattr(defaults, name):
+                event[name] = list(value) if isinstance(value, tuple) else value
+        return event
+
 
 @dataclass(frozen=True)
 class AppliedRevision:

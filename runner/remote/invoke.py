@@ -15,7 +15,7 @@ import base64
 import binascii
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
@@ -230,5 +230,5 @@ def decode_log_tail(encoded: str | None) -> str | None:
 
 def _as_event(event: Mapping[str, Any] | Request) -> Any:
     if isinstance(event, Request):
-        return {k: v for k, v in asdict(event).items() if v is not None}
+        return event.to_event()
     return dict(event) if isinstance(event, Mapping) else event
