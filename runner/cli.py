@@ -64,8 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("heads", parents=[common], help="the head revision(s) of the project")
 
     dev = sub.add_parser("devdb", parents=[common], help="the local development database")
-    dev.add_argument("action", choices=["start", "stop", "url", "reset"])
+    dev.add_argument("action", choices=["start", "stop", "url", "reset", "psql"])
     dev.add_argument("--show-password", action="store_true", help="print the URL with its password")
+    dev.add_argument("--libpq", action="store_true", help="url: the postgresql:// form psql takes")
 
     renumber = sub.add_parser("renumber", parents=[common], help="give a revision the next number")
     renumber.add_argument("revision", metavar="REV", help="the duplicated revision id")
@@ -144,6 +145,8 @@ def _migrate(args: argparse.Namespace, out: Console) -> int:
 
 def _devdb(args: argparse.Namespace, out: Console) -> int:
     settings = Settings.from_env()
+    if args.action == "psql":
+        return devdb.psql(settings)
     if args.action == "stop":
         devdb.stop(settings)
         url = None
@@ -158,7 +161,8 @@ def _devdb(args: argparse.Namespace, out: Console) -> int:
                 "The development database is not running; start it with "
                 "`aurora-migrate devdb start`."
             )
-    shown = url.render_as_string(hide_password=not args.show_password) if url else None
+    show = args.show_password
+    shown = devdb.shown_url(url, libpq=args.libpq, show_password=show) if url else None
     if args.show_password:  # asked for explicitly: the one output that is not scrubbed
         out = Console(soft_wrap=True)
     if args.json:
