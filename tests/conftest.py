@@ -19,6 +19,7 @@ same code the development database uses.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -55,8 +56,19 @@ os.environ["PGOPTIONS"] = (
 )
 
 
-def pytest_report_header() -> str:
-    """Which PostgreSQL the tests run on: the Aurora major (16) is not a given locally."""
+def pytest_report_header() -> list[str]:
+    """Which PostgreSQL the tests run on (the Aurora major, 16, is not a given locally), and
+    whether the infra tests run."""
+    lines = [_postgresql_header()]
+    if MISSING_FOR_INFRA:
+        lines.append(
+            f"tests/infra: not collected, {', '.join(MISSING_FOR_INFRA)} not installed "
+            "(pip install -e '.[infra]')"
+        )
+    return lines
+
+
+def _postgresql_header() -> str:
     if GIVEN_URL:
         return f"postgresql: the server at DATABASE_URL ({redact.safe_url(sa.make_url(GIVEN_URL))})"
     try:
@@ -64,6 +76,25 @@ def pytest_report_header() -> str:
     except LocalDatabaseError as exc:
         return f"postgresql: none found: {exc.message}"
     return f"postgresql: {server_version(bindir)} from {bindir}"
+
+
+# tests/infra needs the [infra] extra. Without it (an author's `pip install -e '.[dev]'`) it
+# is left out and the header says so; CI installs it, and there a missing one fails the run.
+INFRA_MODULES = {
+    "aws-cdk-lib": "aws_cdk",
+    "cdk-nag": "cdk_nag",
+    "cfn-lint": "cfnlint",
+    "checkov": "checkov",
+}
+MISSING_FOR_INFRA = [
+    dist for dist, module in INFRA_MODULES.items() if importlib.util.find_spec(module) is None
+]
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    if collection_path == REPO / "tests" / "infra" and MISSING_FOR_INFRA and not os.getenv("CI"):
+        return True
+    return None
 
 
 class Server:

