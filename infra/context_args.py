@@ -55,7 +55,7 @@ def _bundling_stacks(value: str) -> list[str]:
     if not isinstance(stacks, list) or not all(isinstance(s, str) for s in stacks):
         raise ConfigurationError(
             f"{BUNDLING_STACKS} must be a JSON list of stack names or patterns, such as [] "
-            f"(bundle nothing: synth offline) or [\"**\"] (bundle everything); not {value!r}"
+            f'(bundle nothing: synth offline) or ["**"] (bundle everything); not {value!r}'
         )
     return stacks
 
