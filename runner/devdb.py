@@ -10,6 +10,7 @@ and kept in `.devdb/port`, so a saved URL keeps working across restarts and rese
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from typing import Any
 
@@ -99,12 +100,26 @@ def psql(settings: Settings) -> int:
     """Open psql on the database (starting it if needed); psql's exit code.
 
     The password goes to psql in PGPASSWORD, not on its command line, where `ps` shows it.
+    Ctrl-C belongs to psql (it cancels the running query): we ignore it while psql runs.
     """
     url = start(settings)
     client = cluster(settings).bindir / "psql"
     env = {**os.environ, "PGPASSWORD": str(url.password)}
-    done = subprocess.run([str(client), shown_url(url, libpq=True)], env=env, check=False)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        done = subprocess.run(
+            [str(client), shown_url(url, libpq=True)],
+            env=env,
+            check=False,
+            preexec_fn=_default_sigint,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     return done.returncode
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 class DevDatabase:
