@@ -27,6 +27,7 @@ from sqlalchemy.engine import URL
 from runner.errors import LocalDatabaseError
 
 SERVER_USER = "postgres"  # the superuser role; as root, also the account the server runs as
+FALLBACK_ACCOUNT = "nobody"  # as root on a machine without a `postgres` account
 DEBIAN_ROOT = Path("/usr/lib/postgresql")
 
 
@@ -124,9 +125,6 @@ def server_account() -> str:
         f"{SERVER_USER!r} nor {FALLBACK_ACCOUNT!r} exists. Run as a normal user, or create "
         f"one: `useradd --system {SERVER_USER}`."
     )
-
-
-FALLBACK_ACCOUNT = "nobody"
 
 
 def _as_server_user() -> list[str]:
@@ -231,7 +229,7 @@ class LocalCluster:
         prefix = _as_server_user()
         if not prefix:
             return
-        account = prefix[2]
+        account = server_account()
         if subprocess.run([*prefix, "test", "-r", str(self.password_file)]).returncode:
             raise LocalDatabaseError(
                 f"The {account} account, which runs the server when we are root, cannot reach "
