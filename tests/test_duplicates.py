@@ -223,7 +223,7 @@ def test_alembic_merge_writes_a_numbered_file_without_a_database(tmp_path: Path)
     assert done.returncode == 0, done.stderr
     assert version_files(tmp_path)[-1] == "0020_merge_a_and_b.py"
     text = (tmp_path / "alembic" / "versions" / "0020_merge_a_and_b.py").read_text()
-    assert 'revision: str = "0020"' in text and "('0018', '0019')" in text
+    assert 'revision: str = "0020"' in text and '("0018", "0019")' in text
     heads = alembic(tmp_path, "heads")
     assert heads.stdout.split()[0] == "0020", heads.stdout
 
