@@ -118,6 +118,8 @@ def _migrate(args: argparse.Namespace, out: Console, err: Console, live: LiveRep
     request = parse_event(_event(args))
     settings = Settings.from_env()
     engine = MigrationEngine(settings, credential_source(settings, use_devdb=True))
+    if getattr(args, "offline", False):  # history --offline: no connection, no dev database
+        return _report(args, out, err, engine.offline_history(), database="(offline)")
     try:
         with live:
             result = engine.run(request, progress=live)

@@ -263,10 +263,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"exit {EXIT_PENDING} if revisions are pending, {EXIT_OK} at head (a CI gate)",
     )
-    command(
+    history = command(
         "history",
         "every revision, applied (with when) or pending",
         "List every revision of the project, oldest first: applied (and when) or pending.",
+    )
+    history.add_argument(
+        "--offline",
+        action="store_true",
+        help="list the revisions from the files alone: connects to nothing (and never starts "
+        "the dev database), so applied or pending is not shown",
     )
     command(
         "status",

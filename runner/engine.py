@@ -182,6 +182,16 @@ class MigrationEngine:
             heads=list(self.script.get_heads()),
         )
 
+    def offline_history(self) -> Result:
+        """Every revision from the files alone (`history --offline`): nothing connects."""
+        revisions.validate_target(self.script, None)
+        return Result(
+            command="history",
+            heads=list(self.script.get_heads()),
+            revisions=revisions.describe_all(self.script, [], {}),
+            message="From the revision files alone (offline): applied or pending is not known.",
+        )
+
     def _history(self, run: _Run) -> Result:
         with self._connection() as conn:
             current = revisions.current_heads(conn)
