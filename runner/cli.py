@@ -42,7 +42,7 @@ from runner.errors import (
 from runner.events import parse_event
 from runner.live import LiveReporter
 from runner.redact import scrub, scrub_data, scrubbed
-from runner.results import Result
+from runner.results import REPORTING, Result
 from runner.settings import Settings
 from runner.sources import credential_source
 
@@ -68,6 +68,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _bundle(args, out)
         if args.command == "renumber":
             return _renumber(args, out)
+        if args.command == "import-sql":
+            return _import_sql(args, out)
         if args.command == bootstrap_cli.COMMAND:
             return bootstrap_cli.run(args, out)
         return _migrate(args, out, err, live)
@@ -104,6 +106,21 @@ def _print_json(out: Console, data: dict[str, Any]) -> None:
 # --- the engine's commands ---------------------------------------------------------------------
 
 
+def _import_sql(args: argparse.Namespace, out: Console) -> int:
+    from runner.integrity.import_sql import import_folder
+
+    versions = Settings.from_env().alembic_ini.parent / "alembic" / "versions"
+    written = import_folder(args.folder, versions)
+    if args.json:
+        _print_json(
+            out, {"ok": True, "command": "import-sql", "written": [str(p) for p in written]}
+        )
+    else:
+        for path in written:
+            out.print(f"wrote {path}", highlight=False)
+    return EXIT_OK
+
+
 def _event(args: argparse.Namespace) -> dict[str, Any]:
     """The Lambda event for the command line: the same one in local and in remote mode."""
     event: dict[str, Any] = {"command": args.command}
@@ -111,6 +128,10 @@ def _event(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, name, None)
         if value is not None:
             event[name] = value
+    if getattr(args, "allow_changed", None):
+        event["allow_changed"] = list(args.allow_changed)
+    if getattr(args, "force", False):
+        event["force"] = True
     return event
 
 
@@ -161,6 +182,9 @@ def _report(
             err.print(f"SQL written to {output}", highlight=False, markup=False)
     else:
         render.result(out, shown, database=database)
+        render.findings(out, shown.findings or [])
+    if result.command in REPORTING and result.findings:
+        return EXIT_USAGE  # validate, drift, repair: findings exit 2, as documented
     if getattr(args, "check", False) and result.pending:
         err.print(
             f"{len(result.pending)} revision(s) pending: {', '.join(result.pending)}",

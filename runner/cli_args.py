@@ -212,6 +212,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="the cluster to snapshot (default: the one the environment's database stack names)",
     )
+    up.add_argument(
+        "--allow-changed",
+        action="append",
+        metavar="REV",
+        help="accept that the applied revision REV's file was edited since (validate's "
+        "checksum-mismatch); recorded in the history. Repeat for several",
+    )
 
     down = command(
         "downgrade",
@@ -263,6 +270,50 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"exit {EXIT_PENDING} if revisions are pending, {EXIT_OK} at head (a CI gate)",
     )
+    command(
+        "validate",
+        "check the revision files against what the database recorded",
+        "Report revisions edited after they were applied (checksum mismatch), revisions the "
+        "database records but the code lacks, duplicate ids, several heads, and pending "
+        "revisions that sort before applied ones. Exit 2 with findings, 0 without.",
+    )
+    command(
+        "drift",
+        "compare the live schema with what the revisions create",
+        "Compare the live schema with the expected schema at the database's revision (shipped "
+        "with the bundle) and report each object added, removed or changed. Exit 2 with "
+        "findings, 0 without.",
+    )
+    baseline = command(
+        "baseline",
+        "adopt a database built by hand: record REV as applied without running it",
+        "Compare the live schema with the expected schema at REV; if they match, record REV as "
+        "applied without running anything. Refused, with the differences, if not.",
+        rev=True,
+    )
+    baseline.add_argument("revision", metavar="REV", help="the revision the database matches")
+    baseline.add_argument("--confirm", metavar="CURRENT", help=CONFIRM_HELP)
+    baseline.add_argument(
+        "--force",
+        action="store_true",
+        help="baseline even if the schema differs; the differences are recorded in the history",
+    )
+    repair = command(
+        "repair",
+        "report (and with --confirm clear) what an interrupted run left",
+        "Report history rows left running by a dead session, invalid indexes left by a failed "
+        "CREATE INDEX CONCURRENTLY, and a version that disagrees with the history. With "
+        "--confirm, clear what is safe to clear; never marks a revision applied.",
+    )
+    repair.add_argument("--confirm", metavar="CURRENT", help=CONFIRM_HELP)
+    import_sql = command(
+        "import-sql",
+        "turn a folder of numbered .sql files into revisions",
+        "Turn 001_...sql .. NNN_...sql (with optional .down.sql) into revisions 0001.., one per "
+        "file, SQL kept verbatim, and rewire the first Alembic revision onto the last one. "
+        "Connects to nothing.",
+    )
+    import_sql.add_argument("folder", type=Path, metavar="DIR", help="the folder of .sql files")
     history = command(
         "history",
         "every revision, applied (with when) or pending",

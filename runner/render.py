@@ -16,6 +16,7 @@ from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
+from runner.integrity.findings import Finding
 from runner.progress import Progress
 from runner.remote.resolve import FunctionTarget
 from runner.remote.status import EnvironmentStatus
@@ -183,3 +184,14 @@ def _status_cells(row: EnvironmentStatus) -> list[str]:
         applied,
         "healthy",
     ]
+
+
+def findings(console: Console, found: Sequence[Finding]) -> None:
+    """validate, drift, repair: one line per finding, its stable id first, then what to do."""
+    for finding in found:
+        where = " ".join(x for x in (finding.revision, finding.object) if x)
+        console.print(
+            f"{finding.id}{f' [{where}]' if where else ''}: {finding.message} Fix: {finding.fix}",
+            highlight=False,
+            markup=False,
+        )
