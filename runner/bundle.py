@@ -38,6 +38,7 @@ from alembic.script import ScriptDirectory
 
 from runner.errors import BundleFailed
 from runner.integrity import checksums, expected
+from runner.lint.gate import bundle_gate
 from runner.logs import log_event
 from runner.revisions import check_unique
 from runner.settings import PROJECT_ROOT
@@ -100,7 +101,12 @@ class BundleReport:
 
 
 def build_bundle(
-    out_dir: Path, *, arch: str, python_version: str, expected_schema: bool = True
+    out_dir: Path,
+    *,
+    arch: str,
+    python_version: str,
+    expected_schema: bool = True,
+    allow_lint_findings: bool = False,
 ) -> BundleReport:
     """Fill `out_dir` (missing or empty) with a deployable bundle. Raises `BundleFailed`
     (`ExpectedSchemaUnavailable` without PostgreSQL binaries, unless `expected_schema=False`),
@@ -108,6 +114,8 @@ def build_bundle(
     out_dir = Path(out_dir)
     _check_arguments(out_dir, arch, python_version)
     check_unique(ScriptDirectory.from_config(Config(str(PROJECT_ROOT / "alembic.ini"))))
+    # Risky DDL is refused before anything is built, unless allowed (and then recorded).
+    lint_record = bundle_gate(PROJECT_ROOT / "alembic.ini", allow_findings=allow_lint_findings)
     out_dir.mkdir(parents=True, exist_ok=True)
     requirements = runtime_requirements(PROJECT_ROOT / "pyproject.toml")
     _pip_install(out_dir, requirements, arch=arch, python_version=python_version)
@@ -142,6 +150,7 @@ def build_bundle(
         "runner_version": checksums.runner_version(),
         "integrity_files": [path.name for path in shipped],
         "expected_schema": "built" if expected_schema else "skipped (--no-schema)",
+        "lint": lint_record,
         "dependencies": dependencies,
         "left_out": left_out,
         "removed_after_pip": pulled_in,

@@ -335,7 +335,13 @@ def _devdb(args: argparse.Namespace, out: Console) -> int:
 def _bundle(args: argparse.Namespace, out: Console) -> int:
     from runner.bundle import build_bundle
 
-    report = build_bundle(args.out, arch=args.arch, python_version=args.python_version)
+    report = build_bundle(
+        args.out,
+        arch=args.arch,
+        python_version=args.python_version,
+        expected_schema=args.expected_schema,
+        allow_lint_findings=args.allow_lint_findings,
+    )
     data = report.to_dict()
     if args.json:
         _print_json(out, data)

@@ -404,5 +404,18 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument(
         "--out", type=Path, required=True, metavar="DIR", help="the folder to build into"
     )
+    bundle.add_argument(
+        "--allow-lint-findings",
+        action="store_true",
+        help="build even though `lint` finds risky DDL no revision opted out of (the manifest "
+        "records the findings); without it such a bundle is refused",
+    )
+    bundle.add_argument(
+        "--no-schema",
+        dest="expected_schema",
+        action="store_false",
+        help="skip building the expected schema (needs PostgreSQL binaries); drift and "
+        "baseline then have nothing to compare with. The manifest records it",
+    )
     bootstrap_cli.add_parser(sub, common)
     return parser
