@@ -196,6 +196,7 @@ class MigrationEngine:
         with self._connection() as conn:
             current = revisions.current_heads(conn)
             applied_at = history_table.last_applied(conn)
+            applied_by = history_table.last_applied_by(conn)
             conn.rollback()
         return Result(
             command="history",
@@ -203,7 +204,7 @@ class MigrationEngine:
             after=current,
             pending=revisions.pending(self.script, current),
             heads=list(self.script.get_heads()),
-            revisions=revisions.describe_all(self.script, current, applied_at),
+            revisions=revisions.describe_all(self.script, current, applied_at, applied_by),
         )
 
     def _sql(self, run: _Run) -> Result:

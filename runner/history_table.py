@@ -184,6 +184,19 @@ def last_applied(conn: Connection) -> dict[str, str]:
     return {revision: when.isoformat() for revision, when in rows}
 
 
+def last_applied_by(conn: Connection) -> dict[str, tuple[str | None, int]]:
+    """revision -> (who, how long in ms) of its latest applied row, from tables that say so."""
+    if not exists(conn) or not has_status(conn):
+        return {}
+    rows = conn.execute(
+        sa.text(
+            f"SELECT DISTINCT ON (revision) revision, run_by, duration_ms FROM {TABLE}"
+            f" WHERE direction = 'up' AND {APPLIED} ORDER BY revision, applied_at DESC, id DESC"
+        )
+    )
+    return {revision: (by, int(duration)) for revision, by, duration in rows}
+
+
 def recorded_by_run(conn: Connection, run_id: str) -> list[str]:
     """The revisions one run recorded as applied (committed rows only), oldest first."""
     if not exists(conn):

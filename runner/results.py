@@ -70,6 +70,8 @@ class RevisionInfo:
     applied: bool
     is_head: bool
     applied_at: str | None = None
+    applied_by: str | None = None  # history: who ran the latest applying run (user@host, lambda)
+    duration_ms: int | None = None  # history: how long that revision took then
 
 
 @dataclass

@@ -216,7 +216,10 @@ def ordered(script: ScriptDirectory) -> list[str]:
 
 
 def describe_all(
-    script: ScriptDirectory, current: list[str], applied_at: dict[str, str]
+    script: ScriptDirectory,
+    current: list[str],
+    applied_at: dict[str, str],
+    applied_by: dict[str, tuple[str | None, int]] | None = None,
 ) -> list[RevisionInfo]:
     applied = applied_set(script, current)
     heads = set(script.get_heads())
@@ -232,6 +235,10 @@ def describe_all(
                 applied=rev in applied,
                 is_head=rev in heads,
                 applied_at=applied_at.get(rev) if rev in applied else None,
+                applied_by=(applied_by or {}).get(rev, (None, 0))[0] if rev in applied else None,
+                duration_ms=(applied_by or {}).get(rev, (None, None))[1]
+                if rev in applied
+                else None,
             )
         )
     return infos
