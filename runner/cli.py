@@ -50,7 +50,12 @@ __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_PENDING", "EXIT_USAGE", "build_parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    given = list(sys.argv[1:] if argv is None else argv)
+    if given[:1] == ["review"]:  # the pull-request review has its own options (runner.review)
+        from runner.review.__main__ import main as review
+
+        return review(given[1:])
+    args = build_parser().parse_args(given)
     out = Console(file=scrubbed(sys.stdout), soft_wrap=True)
     err = Console(file=scrubbed(sys.stderr), soft_wrap=True)
     human = cli_logs.human_format(args.log_format, sys.stderr.isatty())

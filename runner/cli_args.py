@@ -417,5 +417,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip building the expected schema (needs PostgreSQL binaries); drift and "
         "baseline then have nothing to compare with. The manifest records it",
     )
+    command(
+        "review",
+        "the pull-request review: new revisions, their SQL and findings, as Markdown or JSON",
+        "aurora-migrate review --base origin/main [--format markdown|json] [--output FILE] "
+        "[--fail-on-findings]: list the revision files the branch adds, each with the SQL of "
+        "its upgrade, and the findings of the review, lint and duplicate checks. No database. "
+        "See `aurora-migrate review --help`.",
+    )
     bootstrap_cli.add_parser(sub, common)
     return parser

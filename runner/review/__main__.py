@@ -21,7 +21,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m runner.review",
+        prog="aurora-migrate review",
         description="What this branch adds to the migrations, compared with a git base ref: "
         "the new revisions, their offline SQL, and the findings of every check. No database.",
     )

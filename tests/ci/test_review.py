@@ -300,7 +300,7 @@ def test_a_long_review_stays_under_githubs_comment_limit(repo: Repo) -> None:
 
 def run_review(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "runner.review", *args],
+        [sys.executable, "-m", "runner.cli", "review", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

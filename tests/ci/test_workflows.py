@@ -116,7 +116,7 @@ def test_migration_checks_single_head_and_up_down_up(pr: Workflow) -> None:
 
 
 def test_the_review_compares_with_the_base_and_fails_on_findings(pr: Workflow) -> None:
-    [review] = [run for run in pr.runs("migrations") if "runner.review" in run]
+    [review] = [run for run in pr.runs("migrations") if "aurora-migrate review" in run]
     assert '--base "origin/${BASE_REF}"' in review and "--fail-on-findings" in review
     assert "--format markdown --output review.md" in review
     checkout = pr.uses("migrations")[0]
