@@ -125,7 +125,15 @@ def log_tail(console: Console, text: str) -> None:
     console.print("--- end of function log ---", highlight=False, markup=False)
 
 
-STATUS_COLUMNS = ("environment", "current", "head", "pending", "last applied", "health")
+STATUS_COLUMNS = (
+    "environment",
+    "current",
+    "head",
+    "pending",
+    "last applied",
+    "drift",
+    "health",
+)
 
 
 def status_data(rows: Sequence[EnvironmentStatus]) -> dict[str, Any]:
@@ -149,7 +157,8 @@ def status(console: Console, rows: Sequence[EnvironmentStatus]) -> None:
             table.add_row(*[Text(cell) for cell in line[:-1]], health)
         console.print(table)
     else:
-        widths = [max(len(c[i]) for c in [list(STATUS_COLUMNS), *cells]) for i in range(6)]
+        columns = len(STATUS_COLUMNS)
+        widths = [max(len(c[i]) for c in [list(STATUS_COLUMNS), *cells]) for i in range(columns)]
         for line in [list(STATUS_COLUMNS), *cells]:
             text = "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
             console.file.write(text.rstrip() + "\n")
@@ -162,7 +171,7 @@ def status(console: Console, rows: Sequence[EnvironmentStatus]) -> None:
 
 def _status_cells(row: EnvironmentStatus) -> list[str]:
     if not row.healthy:
-        return [row.environment, "?", "?", "?", "?", "unhealthy"]
+        return [row.environment, "?", "?", "?", "?", "?", "unhealthy"]
     last = row.last_applied
     applied = "-"
     if last is not None:
@@ -182,6 +191,7 @@ def _status_cells(row: EnvironmentStatus) -> list[str]:
         ", ".join(row.heads) or "-",
         str(row.pending_count),
         applied,
+        "?" if row.drift_count is None else str(row.drift_count),
         "healthy",
     ]
 

@@ -22,8 +22,8 @@ from runner.results import Result
 
 @dataclass(frozen=True)
 class LastApplied:
-    """The most recently applied revision. `applied_by` and `duration_ms` only when the
-    function's history reports them (today's runner records neither in `history`)."""
+    """The most recently applied revision, with who applied it and how long it took when the
+    function's history reports them (history tables from before the checksum columns do not)."""
 
     revision: str
     description: str
@@ -46,6 +46,10 @@ class EnvironmentStatus:
     problem: str | None = None
     error_type: str | None = None
     request_id: str | None = None
+    # Objects that differ from the expected schema (`drift`); None when it could not be asked,
+    # e.g. a bundle built with --no-schema. `drift_problem` then says why.
+    drift_count: int | None = None
+    drift_problem: str | None = None
 
     @property
     def pending_count(self) -> int:
@@ -85,6 +89,7 @@ def environment_status(environment: str, invoker: Invoker) -> EnvironmentStatus:
             error_type="InternalError",
         )
     result = outcome.result
+    drift_count, drift_problem = _drift(invoker)
     return EnvironmentStatus(
         environment=environment,
         healthy=True,
@@ -94,7 +99,20 @@ def environment_status(environment: str, invoker: Invoker) -> EnvironmentStatus:
         pending=list(result.pending),
         last_applied=last_applied(result, outcome.payload),
         request_id=outcome.request_id,
+        drift_count=drift_count,
+        drift_problem=drift_problem,
     )
+
+
+def _drift(invoker: Invoker) -> tuple[int | None, str | None]:
+    """The drift count, read-only; a function that cannot tell does not make the row unhealthy."""
+    try:
+        found = invoker.invoke({"command": "drift"}).result.drift_count
+    except AuroraMigrationsError as exc:
+        return None, exc.message
+    except Exception as exc:  # the count is extra information: never lose the row for it
+        return None, redact.clean(f"Unexpected {type(exc).__name__}: {exc}")
+    return found, None
 
 
 def last_applied(result: Result, payload: Mapping[str, Any]) -> LastApplied | None:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import make_url
 from sqlalchemy.engine import URL
 
+from runner.errors import RemoteFailure
 from runner.localpg import free_port
 from runner.remote.invoke import InvokeOutcome
 from runner.remote.status import EnvironmentStatus, gather_status, last_applied
@@ -116,3 +117,34 @@ def test_last_applied_is_the_latest_and_carries_who_and_how_long_when_reported()
     assert (latest.revision, latest.applied_by, latest.duration_ms) == ("0002", "ci", 12)
     assert last_applied(result, {}) == last_applied(result, {"revisions": None})
     assert last_applied(Result(command="history", revisions=revisions[2:]), {}) is None
+
+
+class Drifted:
+    """An invoker whose function answers history and reports two drifted objects."""
+
+    function = "aurora-migrations-drifted"
+
+    def invoke(self, event: Mapping[str, Any] | Request, *, logs: bool = False) -> InvokeOutcome:
+        command = event["command"] if isinstance(event, Mapping) else event.command
+        result = Result(command=command, after=["0017"], heads=["0017"])
+        if command == "drift":
+            result.drift_count = 2
+        return InvokeOutcome(self.function, result, result.to_dict(), "req-1", "$LATEST", None)
+
+
+class NoSchema(Drifted):
+    """A function whose bundle was built with --no-schema: drift cannot be asked."""
+
+    def invoke(self, event: Mapping[str, Any] | Request, *, logs: bool = False) -> InvokeOutcome:
+        command = event["command"] if isinstance(event, Mapping) else event.command
+        if command == "drift":
+            raise RemoteFailure("No expected schema in this bundle.")
+        return super().invoke(event, logs=logs)
+
+
+def test_the_drift_count_is_shown_and_its_absence_is_not_a_failure() -> None:
+    drifted, blind = gather_status({"dev": Drifted(), "prod": NoSchema()})
+
+    assert drifted.healthy and drifted.drift_count == 2 and drifted.drift_problem is None
+    assert blind.healthy and blind.drift_count is None
+    assert blind.drift_problem and "No expected schema" in blind.drift_problem
