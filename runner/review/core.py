@@ -85,6 +85,11 @@ def review(
         return _review(base, config_file, providers)
 
 
+def _python(paths: Sequence[PurePosixPath]) -> tuple[PurePosixPath, ...]:
+    """Revision files are Python modules; caches and data files under versions/ are not."""
+    return tuple(path for path in paths if path.suffix == ".py")
+
+
 def _review(
     base: str, config_file: Path | None, providers: Sequence[FindingProvider] | None
 ) -> Review:
@@ -112,6 +117,8 @@ def _review(
         base_commit=base_commit,
         new_files=tuple(NewFile(sc.revision, path) for path, sc in added),
         base_ids=_ids_at(checkout, base_commit, folder),
+        edited_files=_python(checkout.changed_files(base_commit, folder, "M")),
+        deleted_files=_python(checkout.changed_files(base_commit, folder, "D")),
     )
     findings: list[ReviewFinding] = []
     skipped: list[SkippedCheck] = []

@@ -61,6 +61,8 @@ class ReviewContext:
     base_commit: str
     new_files: tuple[NewFile, ...]
     base_ids: Mapping[str, tuple[PurePosixPath, ...]]  # revision id -> its files at the base
+    edited_files: tuple[PurePosixPath, ...] = ()  # revision files the base has, changed here
+    deleted_files: tuple[PurePosixPath, ...] = ()  # revision files the base has, gone here
 
     @property
     def new_revisions(self) -> list[str]:
@@ -200,9 +202,38 @@ def _foreign(finding: Any, source: str, root: Path) -> ReviewFinding:
     )
 
 
+def edited_revisions(context: ReviewContext) -> list[ReviewFinding]:
+    """A revision main already has is history: a database may have applied it. Changing or
+    deleting it is what `validate` reports later as a checksum mismatch or a missing file."""
+    found = [
+        ReviewFinding(
+            id="revision-edited",
+            message=f"{path} is a revision the base already has, and this branch changes it. "
+            "Databases that applied it keep what the old file did; `validate` will report a "
+            "checksum mismatch and `upgrade` will refuse until `--allow-changed` names it.",
+            fix="Put the change in a new revision. Edit an applied revision only to fix one that "
+            "cannot run, and accept it with `aurora-migrate upgrade --allow-changed REV`.",
+            file=str(path),
+        )
+        for path in context.edited_files
+    ]
+    found += [
+        ReviewFinding(
+            id="revision-deleted",
+            message=f"{path} is a revision the base already has, and this branch deletes it. "
+            "Databases that applied it record a revision the code no longer has (`validate`: "
+            "missing from the code), and later upgrades there are refused as DatabaseAhead.",
+            fix="Keep the file; to undo its effect, add a new revision that reverts it.",
+            file=str(path),
+        )
+        for path in context.deleted_files
+    ]
+    return found
+
+
 def default_providers() -> list[FindingProvider]:
     """The built-in checks, then lint when `runner.lint` is installed."""
-    providers: list[FindingProvider] = [taken_ids, single_head]
+    providers: list[FindingProvider] = [taken_ids, single_head, edited_revisions]
     if importlib.util.find_spec("runner.lint") is not None:
         providers.append(lint)
     return providers

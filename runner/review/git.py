@@ -45,11 +45,16 @@ class GitCheckout:
 
     def added_files(self, base: str, folder: PurePosixPath) -> list[PurePosixPath]:
         """Files under `folder` added between the merge base of `base` and HEAD, sorted."""
+        return self.changed_files(base, folder, "A")
+
+    def changed_files(self, base: str, folder: PurePosixPath, kinds: str) -> list[PurePosixPath]:
+        """Files under `folder` changed in one of git's `kinds` (A added, M modified, D deleted)
+        between the merge base of `base` and HEAD, sorted."""
         out = self._run(
             "diff",
             "--name-only",
             "--no-renames",
-            "--diff-filter=A",
+            f"--diff-filter={kinds}",
             "-z",
             f"{base}...HEAD",
             "--",

@@ -33,7 +33,7 @@ from runner.review import (
     to_json,
     to_markdown,
 )
-from runner.review.findings import lint, revision_id, single_head, taken_ids
+from runner.review.findings import edited_revisions, lint, revision_id, single_head, taken_ids
 from tests.ci.gitrepo import Repo
 from tests.conftest import REPO
 
@@ -234,7 +234,7 @@ def test_without_runner_lint_the_review_runs_the_builtin_checks(
     monkeypatch.setattr(
         "importlib.util.find_spec", lambda name: None if name == "runner.lint" else object()
     )
-    assert default_providers() == [taken_ids, single_head]
+    assert default_providers() == [taken_ids, single_head, edited_revisions]
 
 
 def test_unknown_base_is_refused(repo: Repo) -> None:
@@ -330,3 +330,24 @@ def test_the_entry_point_refuses_an_unknown_base_with_exit_2(repo: Repo, tmp_pat
     assert done.returncode == 2
     assert done.stderr.startswith("FAILED: ReviewRefused: The base 'origin/nope'")
     assert not out.exists(), "nothing is written"
+
+
+def test_editing_or_deleting_a_revision_main_has_is_a_finding(repo: Repo) -> None:
+    """What `validate` would later call a checksum mismatch or a missing file, caught in review."""
+    versions = repo.root / "alembic" / "versions"
+    [first] = list(versions.glob("0016_*.py"))
+    [second] = list(versions.glob("0017_*.py"))
+    first.write_text(first.read_text() + "\n# a quiet fix\n")
+    repo.commit_all("edit 0016")
+
+    [edited] = review("main", config_file=repo.ini, providers=[edited_revisions]).findings
+    assert edited.id == "revision-edited" and edited.file == first.relative_to(repo.root).as_posix()
+    assert "--allow-changed" in edited.fix
+
+    second.unlink()
+    repo.commit_all("delete 0017")
+    done = review("main", config_file=repo.ini, providers=[edited_revisions])
+    found = {finding.id: finding.file for finding in done.findings}
+    deleted = second.relative_to(repo.root).as_posix()
+    assert found == {"revision-edited": edited.file, "revision-deleted": deleted}
+    assert edited_revisions in default_providers()
