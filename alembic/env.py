@@ -1,6 +1,6 @@
 """Alembic environment for the Aurora schema.
 
-The runner (`runner.engine`) owns the connection and hands it over in
+The runner (`runner.core.engine`) owns the connection and hands it over in
 `config.attributes["connection"]`, with its `on_version_apply` hooks. Plain `alembic`
 commands (authors, pytest-alembic) connect to DATABASE_URL or the local dev database, and
 first refuse a project where two files declare one revision id (the runner checks that
@@ -16,8 +16,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from alembic import context
-from runner.alembic_internals import read_no_version_table
-from runner.alembic_support import (
+from runner.core.alembic_internals import read_no_version_table
+from runner.core.alembic_support import (
     cli_database_url,
     is_authoring,
     number_merges,

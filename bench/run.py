@@ -3,10 +3,10 @@
     python -m bench.run            # full: several runs per figure, 50/500/300 revisions
     python -m bench.run --quick    # CI: few runs, small sizes, under a minute; no RESULTS.md
 
-Starts its own throwaway PostgreSQL cluster (runner.localpg), generates projects in a temporary
-folder (bench.generate), runs every comparison alternating A/B/C in the same round, and prints
-medians and ratios; the full run also writes bench/RESULTS.md. No figure is asserted: the
-targets are printed next to the ratios, for a human to read.
+Starts its own throwaway PostgreSQL cluster (runner.local.localpg), generates projects in
+a temporary folder (bench.generate), runs every comparison alternating A/B/C in the same
+round, and prints medians and ratios; the full run also writes bench/RESULTS.md. No figure
+is asserted: the targets are printed next to the ratios, for a human to read.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class Bench:
     """One cluster, one scratch folder, and the rows of the report."""
 
     def __init__(self, root: Path, runs: int) -> None:
-        from runner.localpg import cluster_at, find_bindir
+        from runner.local.localpg import cluster_at, find_bindir
 
         self.root, self.runs = root, runs
         self.cluster = cluster_at(root / "pg")
@@ -99,7 +99,7 @@ FLOOR = (
     "cur.execute('SELECT version_num FROM alembic_version'); cur.fetchall(); c.close()"
 )
 HANDLER_NOOP = (
-    "from runner.handler import handler; r = handler({'command': 'upgrade'}, None); "
+    "from runner.adapters.handler import handler; r = handler({'command': 'upgrade'}, None); "
     "assert r['applied'] == [], r"
 )
 
@@ -166,7 +166,7 @@ def _without_manifest(root: Path) -> Path:
 def warm(b: Bench, url: str, ini: Path, root: Path) -> None:
     import psycopg2
 
-    from runner import handler
+    from runner.adapters import handler
 
     def floor() -> float:
         started = time.perf_counter()
@@ -283,12 +283,12 @@ def import_time(b: Bench, old_commit: str | None) -> None:
 
         return once
 
-    contenders = {"import runner.handler (now)": measure("runner.handler")}
+    contenders = {"import runner.adapters.handler (now)": measure("runner.adapters.handler")}
     if old_commit:
         folder = b.root / "old"
         folder.mkdir(exist_ok=True)
         old = subprocess.run(
-            ["git", "show", f"{old_commit}:runner/handler.py"],
+            ["git", "show", f"{old_commit}:runner/adapters/handler.py"],
             cwd=REPO,
             capture_output=True,
             text=True,
@@ -301,8 +301,8 @@ def import_time(b: Bench, old_commit: str | None) -> None:
     b.compare(
         "handler import (cumulative, -X importtime)",
         contenders,
-        "import runner.handler (now)",
-        {"import runner.handler (now)": "(target <60 ms)"},
+        "import runner.adapters.handler (now)",
+        {"import runner.adapters.handler (now)": "(target <60 ms)"},
     )
 
 

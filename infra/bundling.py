@@ -1,9 +1,9 @@
 """The runner's deployment package, built by CDK *local* bundling (no Docker).
 
 CDK calls `RunnerLocalBundling.try_bundle(output_dir, options)` while it stages the asset; we
-hand the work to `runner.bundle.build_bundle`, which installs the runtime dependencies for the
+hand the work to `runner.bundle.build.build_bundle`, which installs the runtime dependencies for the
 Lambda platform and copies the runner, the migrations and the CA bundle into `output_dir`.
-`runner.bundle` is imported only then, so a synth that skips bundling (the unit tests, or
+`runner.bundle.build` is imported only then, so a synth that skips bundling (the unit tests, or
 `cdk synth --exclusively` of another stack) does not need it.
 """
 
@@ -44,17 +44,17 @@ ASSET_EXCLUDES: tuple[str, ...] = (
 
 
 class BuildBundle(Protocol):
-    """The signature of `runner.bundle.build_bundle`."""
+    """The signature of `runner.bundle.build.build_bundle`."""
 
     def __call__(self, out_dir: Path, *, arch: str, python_version: str) -> object: ...
 
 
 def _import_build_bundle() -> BuildBundle:
     try:
-        from runner.bundle import build_bundle
+        from runner.bundle.build import build_bundle
     except ImportError as exc:
         raise RuntimeError(
-            "cannot bundle the runner: runner.bundle.build_bundle is not importable "
+            "cannot bundle the runner: runner.bundle.build.build_bundle is not importable "
             f"({exc}); install the project (pip install -e .) or skip bundling with "
             "--context aws:cdk:bundling-stacks=[]"
         ) from exc

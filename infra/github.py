@@ -36,7 +36,7 @@ DEPLOY_BRANCH = "main"
 GATED_ENVIRONMENTS = frozenset({"staging", "prod"})
 # Environments whose upgrade in CI takes a cluster snapshot first (`upgrade --snapshot`).
 SNAPSHOT_ENVIRONMENTS = frozenset({"prod"})
-SNAPSHOT_NAME_PREFIX = "aurora-migrate"  # runner/remote/snapshot.py names them so
+SNAPSHOT_NAME_PREFIX = "aurora-migrate"  # runner/adapters/remote/snapshot.py names them so
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
 _PROVIDER_ARN = re.compile(

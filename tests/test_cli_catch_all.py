@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL
 
-from runner import cli
-from runner.engine import MigrationEngine
+from runner.adapters import cli
+from runner.core.engine import MigrationEngine
 from tests.leaks import assert_clean, lowercase_escapes
 
 PASSWORD = "Dist1nct!ve-P@ss:w0rd/%zq"

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from runner import cli as cli_module
-from runner.settings import ENVIRONMENT
+from runner.adapters import cli as cli_module
+from runner.core.settings import ENVIRONMENT
 from tests.conftest import write_alembic_ini
 from tests.terminal import in_terminal
 from tests.test_cli import cli

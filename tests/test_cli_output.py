@@ -15,9 +15,9 @@ import pytest
 from rich.console import Console
 from sqlalchemy.engine import URL
 
-from runner import render
-from runner.progress import STEP_DONE, Progress
-from runner.results import Result
+from runner.adapters import render
+from runner.core.progress import STEP_DONE, Progress
+from runner.core.results import Result
 from tests.conftest import write_alembic_ini
 from tests.test_cli import cli
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from runner.lock import LOCK_KEY
+from runner.core.lock import LOCK_KEY
 from tests.conftest import REPO, write_alembic_ini
 from tests.locks import LockHolder
 from tests.terminal import in_terminal, plain
@@ -93,7 +93,7 @@ def test_a_run_that_waited_for_the_lock_says_so(database_url: URL, tmp_path: Pat
     engine = sa.create_engine(database_url, poolclass=sa.pool.NullPool)
     with LockHolder(database_url, f"SELECT pg_advisory_lock({LOCK_KEY})") as holder:
         run = subprocess.Popen(
-            [sys.executable, "-m", "runner.cli", "upgrade", "--log-format", "human"],
+            [sys.executable, "-m", "runner.adapters.cli", "upgrade", "--log-format", "human"],
             env={**os.environ, **env},
             cwd=REPO,
             stdout=subprocess.PIPE,

@@ -53,7 +53,7 @@ def cli(lam: LambdaEndpoint, aws: Aws, tmp_path: Path) -> Cli:
             "AURORA_MIGRATE_DEVDB_DIR": str(tmp_path / "no-devdb"),
         }
         return subprocess.run(
-            [sys.executable, "-m", "runner.cli", *args],
+            [sys.executable, "-m", "runner.adapters.cli", *args],
             env={**base, **endpoints, **(env or {})},
             capture_output=True,
             text=True,

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from runner.localpg import find_bindir
+from runner.local.localpg import find_bindir
 from tests.conftest import Server, write_alembic_ini
 from tests.terminal import in_terminal
 from tests.test_cli import cli

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL
 
-from runner.logs import configure_logging
-from runner.results import Request
-from runner.settings import Settings
+from runner.core.logs import configure_logging
+from runner.core.results import Request
+from runner.core.settings import Settings
 from tests.conftest import engine_for, settings_for
 from tests.test_engine import rows, versions
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from runner.errors import ConnectionLost, MigrationFailed
-from runner.localpg import LocalCluster
-from runner.lock import LOCK_KEY
-from runner.results import Request
+from runner.core.errors import ConnectionLost, MigrationFailed
+from runner.core.lock import LOCK_KEY
+from runner.core.results import Request
+from runner.local.localpg import LocalCluster
 from tests.conftest import engine_for, settings_for, throwaway_cluster
 from tests.locks import LockHolder
 from tests.test_engine import scalar, versions

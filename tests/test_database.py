@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from runner.database import UrlCredentials, connect, make_engine
-from runner.settings import Settings
+from runner.core.database import UrlCredentials, connect, make_engine
+from runner.core.settings import Settings
 
 PARAMETER = "s3cret-bound-value"
 

@@ -9,8 +9,8 @@ import json
 import pytest
 from sqlalchemy.engine import URL
 
-from runner.database import UrlCredentials
-from runner.errors import ConfigurationError
+from runner.core.database import UrlCredentials
+from runner.core.errors import ConfigurationError
 from tests.test_cli import cli
 
 SCHEMES = ["postgres", "postgresql", "postgresql+psycopg2", "postgresql+asyncpg"]

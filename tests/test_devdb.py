@@ -25,20 +25,20 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from runner import localpg
-from runner.engine import MigrationEngine
-from runner.errors import LocalDatabaseError
-from runner.localpg import embedded_bindir, find_bindir, server_version
-from runner.results import Request
-from runner.settings import Settings
-from runner.sources import credential_source
+from runner.core.engine import MigrationEngine
+from runner.core.errors import LocalDatabaseError
+from runner.core.results import Request
+from runner.core.settings import Settings
+from runner.core.sources import credential_source
+from runner.local import localpg
+from runner.local.localpg import embedded_bindir, find_bindir, server_version
 
 
 def cli(
     *args: str, env: dict[str, str], stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "runner.cli", *args],
+        [sys.executable, "-m", "runner.adapters.cli", *args],
         env={**os.environ, **env},
         input=stdin,
         capture_output=True,
@@ -178,7 +178,7 @@ def test_without_system_binaries_the_wheels_are_found() -> None:
 def test_without_any_binaries_the_error_says_what_to_install(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("runner.localpg.embedded_bindir", lambda: None)
+    monkeypatch.setattr("runner.local.localpg.embedded_bindir", lambda: None)
     with pytest.raises(LocalDatabaseError, match="pip install -e"):
         find_bindir(environ={"PATH": ""}, system_roots=())
 
@@ -248,7 +248,7 @@ def test_as_root_without_a_postgres_account_the_server_runs_as_nobody(
             raise KeyError(name)
         return real(name)
 
-    monkeypatch.setattr("runner.localpg.pwd.getpwnam", no_postgres)
+    monkeypatch.setattr("runner.local.localpg.pwd.getpwnam", no_postgres)
     assert localpg.server_account() == "nobody"
     with wheel_the_server_can_run() as wheel:
         initdb_and_start_on(wheel)

@@ -18,13 +18,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from runner import bundle, handler
-from runner.alembic_support import next_revision_number
-from runner.cli import main as cli_main
-from runner.errors import DuplicateRevision, RenumberRefused
-from runner.renumber import renumber, script_directory
-from runner.results import Request
-from runner.settings import Settings
+from runner.adapters import handler
+from runner.adapters.cli import main as cli_main
+from runner.authoring.renumber import renumber, script_directory
+from runner.bundle import build as bundle
+from runner.core.alembic_support import next_revision_number
+from runner.core.errors import DuplicateRevision, RenumberRefused
+from runner.core.results import Request
+from runner.core.settings import Settings
 from tests.conftest import engine_for, settings_for
 from tests.projects import make_project, version_files, write_revision
 from tests.test_cli import cli

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from runner.errors import (
+from runner.core.errors import (
     ConfirmationRequired,
     DatabaseAhead,
     InvalidTarget,
@@ -19,8 +19,8 @@ from runner.errors import (
     StatementTimeout,
     UnknownRevision,
 )
-from runner.lock import LOCK_KEY
-from runner.results import Request
+from runner.core.lock import LOCK_KEY
+from runner.core.results import Request
 from tests.conftest import LogCapture, engine_for, settings_for
 from tests.locks import LockHolder
 

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL
 
-from runner import errors, handler
+from runner.adapters import handler
+from runner.core import errors
 from tests.conftest import LogCapture, write_alembic_ini
 from tests.test_engine import rows, scalar, versions
 
@@ -111,7 +112,7 @@ def test_no_database_configured_is_a_configuration_error(monkeypatch: pytest.Mon
 
 
 def test_unreachable_database_is_typed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from runner.localpg import free_port
+    from runner.local.localpg import free_port
 
     url = f"postgresql+psycopg2://u:Unreach4ble-pw@127.0.0.1:{free_port()}/db"
     monkeypatch.setenv("DATABASE_URL", url)

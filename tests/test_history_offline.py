@@ -16,7 +16,7 @@ def test_history_offline_needs_no_database(tmp_path: Path) -> None:
     env = {**os.environ, "AURORA_MIGRATE_DEVDB_DIR": str(devdb)}
     env.pop("DATABASE_URL", None)
     done = subprocess.run(
-        [sys.executable, "-m", "runner.cli", "history", "--offline", "--json"],
+        [sys.executable, "-m", "runner.adapters.cli", "history", "--offline", "--json"],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -7,7 +7,7 @@ import socket
 
 from sqlalchemy.engine import URL
 
-from runner.results import Request
+from runner.core.results import Request
 from tests.conftest import engine_for, settings_for
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from runner import errors, handler
+from runner.adapters import handler
+from runner.core import errors
 from tests.conftest import LogCapture, write_alembic_ini
 from tests.test_engine import scalar
 from tests.test_handler import LambdaContext

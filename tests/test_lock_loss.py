@@ -25,10 +25,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from runner.errors import AuroraMigrationsError, ConnectionLost, LockLost
-from runner.lock import LOCK_KEY
-from runner.logs import LOGGER_NAME
-from runner.results import Request, Result
+from runner.core.errors import AuroraMigrationsError, ConnectionLost, LockLost
+from runner.core.lock import LOCK_KEY
+from runner.core.logs import LOGGER_NAME
+from runner.core.results import Request, Result
 from tests.conftest import REPO, engine_for, settings_for
 from tests.revision_factory import Rev, ledger_chain, write_tree
 from tests.test_engine import rows, scalar, versions
@@ -142,10 +142,10 @@ def test_idle_timeouts_cannot_close_the_lock(database_url: URL, tmp_path: Path) 
 
 KILLED_RUN = """
 import sys
-from runner.database import UrlCredentials
-from runner.engine import MigrationEngine
-from runner.results import Request
-from runner.settings import Settings
+from runner.core.database import UrlCredentials
+from runner.core.engine import MigrationEngine
+from runner.core.results import Request
+from runner.core.settings import Settings
 settings = Settings(database_url=sys.argv[1], alembic_config=sys.argv[2])
 MigrationEngine(settings, UrlCredentials(sys.argv[1])).run(Request("upgrade"))
 """

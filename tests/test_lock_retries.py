@@ -21,9 +21,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from runner.engine import MigrationEngine
-from runner.errors import LockTimeout
-from runner.results import Request
+from runner.core.engine import MigrationEngine
+from runner.core.errors import LockTimeout
+from runner.core.results import Request
 from tests.conftest import LogCapture, engine_for, settings_for
 from tests.revision_factory import Rev, write_tree
 from tests.test_engine import scalar, versions

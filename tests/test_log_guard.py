@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 from awslambdaric.lambda_runtime_log_utils import JsonFormatter
 
-from runner import redact
-from runner.logs import AWS_SDK_LOGGERS, configure_logging, log_event, protect_root
+from runner.core import redact
+from runner.core.logs import AWS_SDK_LOGGERS, configure_logging, log_event, protect_root
 from tests.conftest import LogCapture
 from tests.leaks import assert_clean, lowercase_escapes
 

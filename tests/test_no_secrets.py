@@ -22,15 +22,15 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from runner import handler
-from runner.errors import (
+from runner.adapters import handler
+from runner.core.errors import (
     AuroraMigrationsError,
     AuthenticationFailed,
     InternalError,
     MigrationFailed,
     OfflineSqlUnavailable,
 )
-from runner.results import Request
+from runner.core.results import Request
 from tests.conftest import LogCapture, engine_for, settings_for, write_alembic_ini
 from tests.leaks import assert_clean, leak, lowercase_escapes
 from tests.test_handler import LambdaContext
@@ -110,7 +110,7 @@ def test_the_scrubber_hides_a_password_that_reached_a_message(
 ) -> None:
     engine = engine_for(settings_for(owner_url))
     engine.run(Request("current"))  # registers the password
-    from runner.logs import log_event
+    from runner.core.logs import log_event
 
     log_event("diagnostic", detail=f"driver said: password {PASSWORD} rejected")
     err = AuroraMigrationsError(f"wrapped error quoting {PASSWORD}")
@@ -166,7 +166,7 @@ def test_the_lambda_handler_never_shows_the_password(
 
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "runner.cli", *args],
+        [sys.executable, "-m", "runner.adapters.cli", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from runner.errors import MigrationFailed
-from runner.results import Request
+from runner.core.errors import MigrationFailed
+from runner.core.results import Request
 from tests.conftest import LogCapture, engine_for, settings_for
 from tests.revision_factory import Rev, write_tree
 from tests.test_engine import rows, scalar, versions

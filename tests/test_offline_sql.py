@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from runner import handler
-from runner.errors import OfflineSqlUnavailable
-from runner.results import Request
+from runner.adapters import handler
+from runner.core.errors import OfflineSqlUnavailable
+from runner.core.results import Request
 from tests.conftest import LogCapture, engine_for, settings_for, write_alembic_ini
 from tests.test_cli import cli
 from tests.test_engine import versions

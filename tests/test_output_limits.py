@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from runner import errors, handler, redact
+from runner.adapters import handler
+from runner.core import errors, redact
 from tests.conftest import LogCapture
 from tests.test_handler import LambdaContext, lambda_env  # noqa: F401 (fixture)
 

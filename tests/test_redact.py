@@ -1,4 +1,4 @@
-"""`runner.redact`: a registered secret is hidden in every spelling; URLs never show one."""
+"""`runner.core.redact`: a registered secret is hidden in every spelling; URLs never show one."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from urllib.parse import quote, quote_plus
 import pytest
 import sqlalchemy as sa
 
-from runner import redact
-from runner.database import UrlCredentials
-from runner.errors import AuroraMigrationsError, ConfigurationError
-from runner.results import AppliedRevision, Result, RevisionInfo
+from runner.core import redact
+from runner.core.database import UrlCredentials
+from runner.core.errors import AuroraMigrationsError, ConfigurationError
+from runner.core.results import AppliedRevision, Result, RevisionInfo
 from tests.leaks import assert_clean, lowercase_escapes
 
 PASSWORD = "Dist1nct!ve-P@ss:w0rd/%zq"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.engine import URL
 
-from runner.cli import main
-from runner.errors import ConfigurationError, ConfirmationRequired, HistoryWriteFailed
-from runner.lock import LOCK_KEY
-from runner.results import Request
-from runner.settings import Settings
+from runner.adapters.cli import main
+from runner.core.errors import ConfigurationError, ConfirmationRequired, HistoryWriteFailed
+from runner.core.lock import LOCK_KEY
+from runner.core.results import Request
+from runner.core.settings import Settings
 from tests.conftest import engine_for, settings_for
 from tests.locks import LockHolder
 from tests.test_engine import versions

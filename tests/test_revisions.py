@@ -24,7 +24,7 @@ from pytest_alembic.tests import (  # noqa: F401  (collected as tests here)
 )
 from sqlalchemy.engine import URL
 
-from runner.alembic_support import next_revision_number
+from runner.core.alembic_support import next_revision_number
 from tests.conftest import REPO
 
 
@@ -80,7 +80,7 @@ def test_alembic_revision_picks_the_next_number_without_a_database(tmp_path: Pat
 
 
 def test_readme_documents_every_setting() -> None:
-    from runner.settings import ENVIRONMENT
+    from runner.core.settings import ENVIRONMENT
 
     readme = (REPO / "README.md").read_text()
     missing = [name for name in ENVIRONMENT if f"`{name}`" not in readme]

@@ -16,7 +16,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from runner.bundle import AUTHORING_ONLY
+from runner.bundle.build import AUTHORING_ONLY
 from tests.conftest import REPO
 
 
@@ -62,7 +62,7 @@ def test_the_runtime_package_imports_only_runtime_dependencies() -> None:
     providers = importlib.metadata.packages_distributions()
     outside = []
     for path in sorted((REPO / "runner").rglob("*.py")):
-        if path.name in AUTHORING_ONLY:  # not shipped: runner.bundle leaves it out
+        if path.name in AUTHORING_ONLY:  # not shipped: runner.bundle.build leaves it out
             continue
         for module in sorted(imports_at_run_time(path)):
             if module in sys.stdlib_module_names or module in ("runner", "__future__"):

@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import URL
 
-from runner.engine import MigrationEngine
-from runner.errors import AuroraMigrationsError, BadRequest
-from runner.events import parse_event
+from runner.adapters.events import parse_event
+from runner.core.engine import MigrationEngine
+from runner.core.errors import AuroraMigrationsError, BadRequest
 from tests.conftest import Server, engine_for, settings_for
 from tests.projects import Down, make_project
 

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from runner.engine import MigrationEngine
-from runner.errors import BadRequest, InvalidTarget, MalformedRevision, MultipleHeads
-from runner.events import parse_event
-from runner.results import Request
+from runner.adapters.events import parse_event
+from runner.core.engine import MigrationEngine
+from runner.core.errors import BadRequest, InvalidTarget, MalformedRevision, MultipleHeads
+from runner.core.results import Request
 from tests.conftest import engine_for, settings_for
 from tests.test_engine import rows, scalar, versions
 

@@ -16,13 +16,13 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from runner import contract
+from runner.core import contract
 
 PERIOD = cdk.Duration.minutes(5)
 
 
 def runner_metric(name: str, statistic: str) -> cloudwatch.Metric:
-    """One of the runner's own EMF metrics (`runner.contract`: namespace, service dimension).
+    """One of the runner's own EMF metrics (`runner.core.contract`: namespace, service dimension).
 
     No unit: CloudWatch would then match only data points published with that exact unit.
     """

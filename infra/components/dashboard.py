@@ -10,7 +10,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra.components.alarms import PERIOD, function_errors, maximum_duration, runner_metric
-from runner import contract
+from runner.core import contract
 
 
 class StatusDashboard(cloudwatch.Dashboard):

@@ -30,7 +30,7 @@ from infra.checkov_skips import skip_check
 from infra.components.alarm_topic import AlarmTopic
 from infra.components.execution_role import RunnerExecutionRole
 from infra.nag import acknowledge
-from runner import contract
+from runner.core import contract
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
 ARCHITECTURE = lambda_.Architecture.ARM_64

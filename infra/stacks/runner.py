@@ -26,7 +26,7 @@ from infra.components.invoke_trail import InvokeTrail
 from infra.components.monitoring import MigrationsMonitoring
 from infra.components.network import RunnerNetworkAccess, SecretsManagerRoute
 from infra.components.permissions import IamDatabaseAuth, RunnerPermissions
-from runner import contract
+from runner.core import contract
 
 # Set explicitly, not left to the runner's default: the stack promises verified TLS.
 SSL_MODE = "verify-full"
@@ -89,7 +89,7 @@ class MigrationsRunnerProps:
 
 
 def database_environment(props: MigrationsRunnerProps) -> dict[str, str]:
-    """The runner's connection settings (see runner/settings.py)."""
+    """The runner's connection settings (see runner/core/settings.py)."""
     environment = {
         contract.ENV_DB_SSL_MODE: SSL_MODE,
         contract.ENV_DB_IAM_AUTH: "true" if props.iam_auth else "false",

@@ -5,7 +5,7 @@
 - `tls`: `sslmode=verify-full` against the bundled Amazon RDS CAs unless weakened on purpose.
 - `credentials`: the `CredentialSource`s the engine uses, built by `aws_credential_source`.
 
-Imported only when one of those variables is set (see `runner.sources`), so local runs never
+Imported only when one of those variables is set (see `runner.core.sources`), so local runs never
 load boto3.
 """
 

@@ -16,10 +16,10 @@ from runner.aws import clients
 from runner.aws.iam import auth_token
 from runner.aws.secrets import DatabaseSecret, read_secret
 from runner.aws.tls import tls_connect_args
-from runner.database import CredentialSource
-from runner.errors import ConfigurationError, SecretUnreadable
-from runner.logs import log_event, protect_root
-from runner.settings import Settings
+from runner.core.database import CredentialSource
+from runner.core.errors import ConfigurationError, SecretUnreadable
+from runner.core.logs import log_event, protect_root
+from runner.core.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient

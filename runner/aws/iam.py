@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from runner import redact
+from runner.core import redact
 
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient

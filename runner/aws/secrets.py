@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runner import redact
-from runner.errors import SecretUnreadable
-from runner.logs import log_event
+from runner.core import redact
+from runner.core.errors import SecretUnreadable
+from runner.core.logs import log_event
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

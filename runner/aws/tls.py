@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from runner.errors import ConfigurationError
-from runner.logs import log_event
-from runner.settings import Settings
+from runner.core.errors import ConfigurationError
+from runner.core.logs import log_event
+from runner.core.settings import Settings
 
 DEFAULT_ROOT_CERT = Path(__file__).resolve().parent.parent / "certs" / "rds-global-bundle.pem"
 MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from runner.database import POSTGRESQL_SCHEMES, CredentialSource, UrlCredentials
-from runner.errors import ConfigurationError
-from runner.settings import Settings
+from runner.core.database import POSTGRESQL_SCHEMES, CredentialSource, UrlCredentials
+from runner.core.errors import ConfigurationError
+from runner.core.settings import Settings
 
 if TYPE_CHECKING:
     from mypy_boto3_secretsmanager import SecretsManagerClient

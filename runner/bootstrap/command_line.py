@@ -16,7 +16,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from runner import redact
 from runner.bootstrap.admin import admin_credentials
 from runner.bootstrap.options import (
     ADMIN_URL_VARIABLE,
@@ -29,13 +28,14 @@ from runner.bootstrap.options import (
 from runner.bootstrap.result import LISTS, BootstrapResult
 from runner.bootstrap.run import bootstrap
 from runner.bootstrap.script import COMMAND, for_review
-from runner.errors import (
+from runner.core import redact
+from runner.core.errors import (
     ConfigurationError,
     ConfirmationRequired,
     InvalidFieldType,
     UnknownField,
 )
-from runner.settings import Settings
+from runner.core.settings import Settings
 
 __all__ = ["COMMAND", "add_parser", "render", "run"]
 

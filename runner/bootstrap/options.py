@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.dialects import postgresql
 
-from runner.errors import InvalidName
+from runner.core.errors import InvalidName
 
 DEFAULT_ROLE = "migrator"
 DEFAULT_SCHEMA = "public"

@@ -22,23 +22,23 @@ import psycopg2.extensions
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection
 
-from runner import driver_errors, lock, redact, session
 from runner.bootstrap import script
 from runner.bootstrap.options import BootstrapOptions
 from runner.bootstrap.result import BootstrapResult, parse_notices
-from runner.database import (
+from runner.core import driver_errors, lock, redact, session
+from runner.core.database import (
     CredentialSource,
     connect,
     make_engine,
 )
-from runner.errors import (
+from runner.core.errors import (
     AuroraMigrationsError,
     BootstrapFailed,
     BootstrapRefused,
     ConfigurationError,
 )
-from runner.logs import log_event
-from runner.settings import Settings
+from runner.core.logs import log_event
+from runner.core.settings import Settings
 
 
 def bootstrap(

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import textwrap
 
-from runner import history_table
 from runner.bootstrap.options import BootstrapOptions
-from runner.lock import LOCK_KEY
+from runner.core import history_table
+from runner.core.lock import LOCK_KEY
 
 # What a step can report. The first five are changes; the others are not.
 CHANGES = ("created", "granted", "revoked", "handed_over", "configured")

@@ -18,8 +18,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from runner import history_table, revisions
-from runner.errors import BaselineRefused
+from runner.core import history_table, revisions
+from runner.core.errors import BaselineRefused
 from runner.integrity import checksums, drift, schema
 from runner.integrity.findings import Finding
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 
-from runner.settings import PROJECT_ROOT
+from runner.core.settings import PROJECT_ROOT
 
 DISTRIBUTION = "aurora-migrations"
 

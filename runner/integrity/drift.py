@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from runner.errors import ExpectedSchemaMissing
+from runner.core.errors import ExpectedSchemaMissing
 from runner.integrity import schema
 from runner.integrity.findings import Finding
 

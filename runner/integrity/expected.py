@@ -21,13 +21,13 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL
 from sqlalchemy.pool import NullPool
 
-from runner import revisions
-from runner.database import UrlCredentials
-from runner.engine import MigrationEngine
-from runner.errors import AuroraMigrationsError, ExpectedSchemaUnavailable, LocalDatabaseError
+from runner.core import revisions
+from runner.core.database import UrlCredentials
+from runner.core.engine import MigrationEngine
+from runner.core.errors import AuroraMigrationsError, ExpectedSchemaUnavailable, LocalDatabaseError
+from runner.core.results import Request
+from runner.core.settings import Settings
 from runner.integrity import checksums, schema
-from runner.results import Request
-from runner.settings import Settings
 
 
 def build(url: URL, alembic_ini: Path) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def build(url: URL, alembic_ini: Path) -> dict[str, Any]:
 
 def build_on_throwaway(alembic_ini: Path) -> dict[str, Any]:
     """`build` on a new local cluster, deleted afterwards. Needs the PostgreSQL server binaries."""
-    from runner.localpg import cluster_at
+    from runner.local.localpg import cluster_at
 
     root = Path(tempfile.mkdtemp(prefix="aurora-expected-schema-"))
     try:

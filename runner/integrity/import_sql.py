@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.errors import AuroraMigrationsError, ConfigurationError, ImportRefused
+from runner.core.errors import AuroraMigrationsError, ConfigurationError, ImportRefused
 
 WIDTH = 4
 LINE_LENGTH = 100  # the project's ruff line length: longer SQL lines get a file-level noqa

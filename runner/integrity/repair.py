@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from runner import history_table, revisions
-from runner.errors import DatabaseAhead
+from runner.core import history_table, revisions
+from runner.core.errors import DatabaseAhead
 from runner.integrity.findings import Finding
 
 _STALE = sa.text(

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from runner import history_table
+from runner.core import history_table
 
 OWN_TABLES = frozenset({"alembic_version", history_table.TABLE})
 OWN_SEQUENCES = frozenset({f"{history_table.TABLE}_id_seq"})

@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-from runner import history_table, revisions
-from runner.errors import ChangedRevision, DatabaseAhead
+from runner.core import history_table, revisions
+from runner.core.errors import ChangedRevision, DatabaseAhead
 from runner.integrity.checksums import file_sha256
 from runner.integrity.findings import Finding, display_path
 

@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 import sqlalchemy as sa
 
 from alembic import op
-from runner.errors import IrreversibleRevision
+from runner.core.errors import IrreversibleRevision
 
 # SQLAlchemy's own pattern for a bind parameter in text(), and its escape (a backslash).
 _BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")

@@ -12,11 +12,11 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from runner.errors import AuroraMigrationsError, BadRequest, ConfigurationError
+from runner.core.errors import AuroraMigrationsError, BadRequest, ConfigurationError
+from runner.core.settings import PROJECT_ROOT
 from runner.lint import report
 from runner.lint.core import lint
 from runner.lint.findings import blocking
-from runner.settings import PROJECT_ROOT
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:

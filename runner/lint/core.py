@@ -11,8 +11,8 @@ from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
 
-from runner import revisions as revision_tree
-from runner.errors import ConfigurationError, OfflineSqlUnavailable, UnknownRevision
+from runner.core import revisions as revision_tree
+from runner.core.errors import ConfigurationError, OfflineSqlUnavailable, UnknownRevision
 from runner.lint import squawk
 from runner.lint.findings import Finding
 from runner.lint.render import render_upgrade

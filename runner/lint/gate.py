@@ -11,7 +11,7 @@ from typing import Any
 
 from alembic.config import Config
 
-from runner.errors import LintFindingsRefused
+from runner.core.errors import LintFindingsRefused
 from runner.lint.core import lint
 from runner.lint.findings import blocking
 

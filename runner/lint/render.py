@@ -1,7 +1,7 @@
 """Render one revision's upgrade as SQL offline, remembering which line of the revision file
 emitted each statement.
 
-It reuses `runner.offline_sql.render` (what `aurora-migrate sql` runs) on a plan of exactly
+It reuses `runner.core.offline_sql.render` (what `aurora-migrate sql` runs) on a plan of exactly
 one step, from the revision's parents. The output buffer looks up the call stack on every
 statement Alembic writes: the innermost frame in the revision file is the `op.*` call that
 emitted it. Statements with no such frame are Alembic's own (`alembic_version`, and the
@@ -21,14 +21,14 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 
-from runner import offline_sql, revisions
-from runner.alembic_internals import down_revisions
+from runner.core import offline_sql, revisions
+from runner.core.alembic_internals import down_revisions
 
-SAFE_DDL = os.path.realpath(Path(__file__).resolve().parent.parent / "safe_ddl.py")
+SAFE_DDL = os.path.realpath(Path(__file__).resolve().parent.parent / "authoring" / "safe_ddl.py")
 # The runner's and Alembic's own bookkeeping, not the revision's.
 _VERSION_TABLE = re.compile(r"\b(alembic_version|aurora_migrations_history)\b")
-# A squawk-ignore comment is honoured only from runner.safe_ddl, which emits it where it made
-# the statement safe; a revision opts out with `lint_ignore` and a reason instead.
+# A squawk-ignore comment is honoured only from runner.authoring.safe_ddl, which emits it where
+# it made the statement safe; a revision opts out with `lint_ignore` and a reason instead.
 _SQUAWK_IGNORE = re.compile(r"squawk-ignore", re.IGNORECASE)
 
 

@@ -24,7 +24,7 @@ COMMIT_IN_REVISION = Rule(
     "The revision commits on the migration connection, so work before the commit cannot be "
     "rolled back with the rest of the revision.",
     "Put the statements that must run outside a transaction in "
-    "`with op.get_context().autocommit_block():` (or use a `runner.safe_ddl` helper).",
+    "`with op.get_context().autocommit_block():` (or use a `runner.authoring.safe_ddl` helper).",
 )
 PLAIN_SET_TIMEOUT = Rule(
     "plain-set-timeout",
@@ -37,14 +37,15 @@ BACKFILL_WITHOUT_BATCHING = Rule(
     "backfill-without-batching",
     "One UPDATE (or INSERT ... SELECT) over a whole existing table holds row locks on every "
     "row it touches until the revision commits, blocking the application's writes to them.",
-    "Use `runner.safe_ddl.backfill_in_batches(...)`: each batch in its own short transaction.",
+    "Use `runner.authoring.safe_ddl.backfill_in_batches(...)`: each batch in its own short "
+    "transaction.",
 )
 OFFLINE_RENDER_FAILED = Rule(
     "offline-render-failed",
     "The revision cannot be rendered as SQL without a database, so neither a reviewer nor "
     "squawk can read what it runs.",
-    "Do not read query results or commit in the revision body; use `runner.safe_ddl` helpers, "
-    "which render offline.",
+    "Do not read query results or commit in the revision body; use "
+    "`runner.authoring.safe_ddl` helpers, which render offline.",
 )
 INVALID_LINT_IGNORE = Rule(
     "invalid-lint-ignore",

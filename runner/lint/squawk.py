@@ -15,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.errors import LinterUnavailable
+from runner.core.errors import LinterUnavailable
 from runner.lint.rules import PG_VERSION, SQUAWK_OFF
 
 TIMEOUT_S = 60

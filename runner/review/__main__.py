@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from runner.errors import AuroraMigrationsError, BadRequest, ConfigurationError
+from runner.core.errors import AuroraMigrationsError, BadRequest, ConfigurationError
 from runner.review.core import review
 from runner.review.report import to_json, to_markdown
 

@@ -17,8 +17,9 @@ from alembic.config import Config
 from alembic.script import Script, ScriptDirectory
 from alembic.util import to_tuple
 
-from runner import alembic_internals, redact, revisions
-from runner.errors import AuroraMigrationsError
+from runner.core import alembic_internals, redact, revisions
+from runner.core.errors import AuroraMigrationsError
+from runner.core.settings import Settings
 from runner.review.findings import (
     FindingProvider,
     NewFile,
@@ -30,7 +31,6 @@ from runner.review.findings import (
 )
 from runner.review.git import GitCheckout
 from runner.review.render import render_upgrade
-from runner.settings import Settings
 
 
 @dataclass(frozen=True)

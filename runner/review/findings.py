@@ -19,7 +19,7 @@ from typing import Any
 
 from alembic.script import ScriptDirectory
 
-from runner import revisions as revision_tree
+from runner.core import revisions as revision_tree
 
 REVISION_ID_TAKEN = "revision-id-taken"
 DUPLICATE_REVISION = "duplicate-revision"

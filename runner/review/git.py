@@ -10,8 +10,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from runner import redact
-from runner.errors import ReviewRefused
+from runner.core import redact
+from runner.core.errors import ReviewRefused
 
 TIMEOUT_S = 60
 

@@ -1,4 +1,4 @@
-"""One revision's upgrade as SQL, with no database: Alembic's offline mode, as `runner.offline_sql`
+"""One revision's upgrade as SQL, with no database: Alembic's offline mode, as `core.offline_sql`
 runs it for `aurora-migrate sql`, on a plan of that one step from the revision's parents.
 
 Only the revision's own statements (and Alembic's version-table update) are written: not the
@@ -19,8 +19,8 @@ from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from runner import revisions
-from runner.errors import AuroraMigrationsError, OfflineSqlUnavailable
+from runner.core import revisions
+from runner.core.errors import AuroraMigrationsError, OfflineSqlUnavailable
 
 REASON_LENGTH = 300
 

@@ -29,8 +29,8 @@ import sqlalchemy as sa
 import trustme
 from moto.server import ThreadedMotoServer
 
-from runner.bundle import BundleReport
-from runner.localpg import LocalCluster, give_to_server
+from runner.bundle.build import BundleReport
+from runner.local.localpg import LocalCluster, give_to_server
 from tests.conftest import Server, throwaway_cluster
 
 REGION = "us-east-1"

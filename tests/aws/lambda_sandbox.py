@@ -4,8 +4,8 @@ The managed runtime is a Python with boto3 (and its dependencies) and the runtim
 client `awslambdaric` installed, the bundle on `sys.path`, and nothing else. Here: a clean
 interpreter (`-S`: no site-packages at all), `PYTHONPATH` = the bundle, then a folder holding
 only boto3 and awslambdaric with their dependencies (copied from this environment, so no
-download), started as `python -m awslambdaric runner.handler.handler` in the bundle folder and
-talking to a `RuntimeApi`.
+download), started as `python -m awslambdaric runner.adapters.handler.handler` in the bundle folder
+and talking to a `RuntimeApi`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from packaging.utils import canonicalize_name
 from tests.aws.runtime_api import Outcome, RuntimeApi
 
 RUNTIME_PROVIDES = ("boto3", "awslambdaric")
-HANDLER = "runner.handler.handler"
+HANDLER = "runner.adapters.handler.handler"
 
 
 def copy_runtime_site(target: Path, roots: tuple[str, ...] = RUNTIME_PROVIDES) -> list[str]:

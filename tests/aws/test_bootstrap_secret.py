@@ -15,9 +15,9 @@ from typing import Any
 from runner.aws import aws_credential_source
 from runner.bootstrap import BootstrapOptions, bootstrap
 from runner.bootstrap.admin import admin_credentials
-from runner.engine import MigrationEngine
-from runner.results import Request
-from runner.settings import Settings
+from runner.core.engine import MigrationEngine
+from runner.core.results import Request
+from runner.core.settings import Settings
 from tests.aws.conftest import Aws, CallCounter, TlsDatabase, _admin
 
 

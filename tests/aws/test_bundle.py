@@ -14,7 +14,7 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-from runner.bundle import (
+from runner.bundle.build import (
     BUDGET_UNZIPPED,
     BUDGET_ZIPPED,
     BundleReport,
@@ -23,8 +23,8 @@ from runner.bundle import (
     pip_platforms,
     runtime_requirements,
 )
-from runner.errors import BundleFailed
-from runner.settings import PROJECT_ROOT
+from runner.core.errors import BundleFailed
+from runner.core.settings import PROJECT_ROOT
 
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "urllib3", "dateutil", "jmespath")
 

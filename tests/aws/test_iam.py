@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
-from runner import redact
 from runner.aws import IamCredentials, aws_credential_source
-from runner.engine import MigrationEngine
-from runner.errors import AuthenticationFailed, ConfigurationError
-from runner.results import Request
-from runner.settings import Settings
+from runner.core import redact
+from runner.core.engine import MigrationEngine
+from runner.core.errors import AuthenticationFailed, ConfigurationError
+from runner.core.results import Request
+from runner.core.settings import Settings
 from tests.aws.conftest import Aws, CallCounter, TlsDatabase
 from tests.conftest import LogCapture
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.bundle import BundleReport
+from runner.bundle.build import BundleReport
 from tests.aws.conftest import FIXTURES, Aws, TlsDatabase
 from tests.aws.lambda_sandbox import LambdaFunction, copy_runtime_site
 from tests.aws.runtime_api import TIMED_OUT
@@ -68,7 +68,7 @@ def test_the_clean_interpreter_sees_only_the_bundle_and_the_runtime(
 ) -> None:
     """No test-environment package leaks in; boto3 comes from the runtime, not the bundle."""
     probe = (
-        "import importlib.util as u, json; import boto3, sqlalchemy, runner.handler;"
+        "import importlib.util as u, json; import boto3, sqlalchemy, runner.adapters.handler;"
         "print(json.dumps({'pytest': u.find_spec('pytest') is not None, 'moto': "
         "u.find_spec('moto') is not None, 'boto3': boto3.__file__}))"
     )

@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from runner import handler
+from runner.adapters import handler
 from runner.aws import credentials
-from runner.logs import AWS_SDK_LOGGERS
+from runner.core.logs import AWS_SDK_LOGGERS
 from tests.aws.conftest import Aws, TlsDatabase
 from tests.aws.test_lambda_runtime import (  # noqa: F401 (fixtures)
     MakeFunction,

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from runner.aws import SecretCredentials, aws_credential_source
-from runner.database import UrlCredentials
-from runner.engine import MigrationEngine
-from runner.errors import AuthenticationFailed, ConfigurationError, SecretUnreadable
-from runner.results import Request
-from runner.settings import Settings
-from runner.sources import credential_source
+from runner.core.database import UrlCredentials
+from runner.core.engine import MigrationEngine
+from runner.core.errors import AuthenticationFailed, ConfigurationError, SecretUnreadable
+from runner.core.results import Request
+from runner.core.settings import Settings
+from runner.core.sources import credential_source
 from tests.aws.conftest import REGION, Aws, CallCounter, TlsDatabase
 from tests.conftest import LogCapture
 
@@ -166,7 +166,7 @@ def test_secrets_manager_out_of_reach_is_unreadable_and_says_why() -> None:
     import boto3
     from botocore.config import Config
 
-    from runner.localpg import free_port
+    from runner.local.localpg import free_port
 
     client = boto3.client(
         "secretsmanager",

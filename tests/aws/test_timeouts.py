@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 
 from runner.aws import aws_credential_source
-from runner.engine import MigrationEngine
-from runner.errors import AuthenticationFailed, DatabaseUnavailable, TlsError
-from runner.localpg import free_port
-from runner.results import Request
-from runner.settings import Settings
+from runner.core.engine import MigrationEngine
+from runner.core.errors import AuthenticationFailed, DatabaseUnavailable, TlsError
+from runner.core.results import Request
+from runner.core.settings import Settings
+from runner.local.localpg import free_port
 from tests.aws.conftest import Aws
 
 

@@ -11,10 +11,10 @@ from sqlalchemy.engine import URL
 
 from runner.aws import aws_credential_source
 from runner.aws.tls import DEFAULT_ROOT_CERT
-from runner.engine import MigrationEngine
-from runner.errors import ConfigurationError, TlsError
-from runner.results import Request
-from runner.settings import Settings
+from runner.core.engine import MigrationEngine
+from runner.core.errors import ConfigurationError, TlsError
+from runner.core.results import Request
+from runner.core.settings import Settings
 from tests.aws.conftest import Aws, TlsDatabase
 from tests.conftest import LogCapture
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.errors import ReviewRefused
+from runner.core.errors import ReviewRefused
 from runner.review import (
     MARKER,
     ReviewContext,
@@ -300,7 +300,7 @@ def test_a_long_review_stays_under_githubs_comment_limit(repo: Repo) -> None:
 
 def run_review(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "runner.cli", "review", *args],
+        [sys.executable, "-m", "runner.adapters.cli", "review", *args],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from infra.github import GATED_ENVIRONMENTS, SNAPSHOT_ENVIRONMENTS
-from runner.remote.resolve import ENVIRONMENTS, runner_stack
+from runner.adapters.remote.resolve import ENVIRONMENTS, runner_stack
 from runner.review import MARKER
 from tests.ci.workflows import Workflow, actionlint, all_workflows
 from tests.conftest import REPO

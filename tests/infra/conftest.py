@@ -23,7 +23,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "bundling: synthesizes the runner asset with real local bundling (slow; needs "
-        "runner.bundle.build_bundle)",
+        "runner.bundle.build.build_bundle)",
     )
 
 

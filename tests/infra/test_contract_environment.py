@@ -18,13 +18,13 @@ import pytest
 from aws_cdk.assertions import Template
 from infra_testkit import Synthesized, as_list, iter_policy_statements, only_resource
 
-from runner import contract
 from runner.aws.credentials import IamCredentials, SecretCredentials
 from runner.aws.tls import DEFAULT_ROOT_CERT
-from runner.database import CredentialSource
-from runner.errors import ConfigurationError
-from runner.settings import ENVIRONMENT, Settings
-from runner.sources import credential_source
+from runner.core import contract
+from runner.core.database import CredentialSource
+from runner.core.errors import ConfigurationError
+from runner.core.settings import ENVIRONMENT, Settings
+from runner.core.sources import credential_source
 
 # What deploy time would put in place of the sandbox cluster's endpoint address.
 CLUSTER_HOST = "aurora-migrations.cluster-stand-in.eu-west-1.rds.amazonaws.com"

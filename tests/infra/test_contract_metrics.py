@@ -23,8 +23,8 @@ import pytest
 from aws_cdk.assertions import Template
 from infra_testkit import Synthesized, dashboard_widgets, resources_of
 
-from runner import handler
-from runner.errors import AuroraMigrationsError
+from runner.adapters import handler
+from runner.core.errors import AuroraMigrationsError
 from tests.conftest import Server, write_alembic_ini
 from tests.integrity.support import copy_project, ship_expected_schema
 

@@ -89,9 +89,11 @@ def test_local_bundling_calls_build_bundle_with_the_target(tmp_path: Path) -> No
 def test_a_missing_runner_bundle_module_says_how_to_proceed(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setitem(sys.modules, "runner.bundle", None)  # import now raises ImportError
+    monkeypatch.setitem(sys.modules, "runner.bundle.build", None)  # import now raises ImportError
     bundler = RunnerLocalBundling(arch="arm64", python_version="3.12")
-    with pytest.raises(RuntimeError, match=r"runner\.bundle\.build_bundle is not importable"):
+    with pytest.raises(
+        RuntimeError, match=r"runner\.bundle\.build\.build_bundle is not importable"
+    ):
         bundler.try_bundle(str(tmp_path))
 
 
@@ -108,29 +110,29 @@ def test_synth_stages_what_build_bundle_writes_without_docker(
 
     def build_bundle(out_dir: Path, *, arch: str, python_version: str) -> object:
         seen.update(arch=arch, python_version=python_version)
-        (out_dir / "runner").mkdir()
-        (out_dir / "runner" / "handler.py").write_text("def handler(event, context): ...\n")
+        (out_dir / "runner" / "adapters").mkdir(parents=True)
+        (out_dir / "runner" / "adapters" / "handler.py").write_text("def handler(event, c): ...\n")
         return None
 
-    fake = types.ModuleType("runner.bundle")
+    fake = types.ModuleType("runner.bundle.build")
     fake.build_bundle = build_bundle  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "runner.bundle", fake)
+    monkeypatch.setitem(sys.modules, "runner.bundle.build", fake)
 
     app = cdk.App(outdir=str(tmp_path))  # no bundling-stacks context: bundling runs
     stack = runner_stack(app)
     app.synth()
     assert seen == {"arch": "arm64", "python_version": "3.12"}
-    assert (staged_asset(tmp_path, stack) / "runner" / "handler.py").is_file()
+    assert (staged_asset(tmp_path, stack) / "runner" / "adapters" / "handler.py").is_file()
 
 
 @pytest.mark.bundling
 def test_synth_with_real_local_bundling_builds_the_runner_bundle(tmp_path: Path) -> None:
-    """The real thing: runner.bundle installs the arm64 wheels and copies the project."""
+    """The real thing: runner.bundle.build installs the arm64 wheels and copies the project."""
     app = cdk.App(outdir=str(tmp_path))
     stack = runner_stack(app)
     app.synth()
     asset = staged_asset(tmp_path, stack)
-    assert (asset / "runner" / "handler.py").is_file()
+    assert (asset / "runner" / "adapters" / "handler.py").is_file()
     assert any(asset.glob("psycopg2*")), sorted(p.name for p in asset.iterdir())
     assert not any(asset.glob("boto3")), "the Lambda runtime provides boto3"
     manifest = json.loads((asset / "manifest.json").read_text())

@@ -83,7 +83,7 @@ def test_runs_python_312_on_arm64_with_the_runner_handler(template: Template) ->
         {
             "Runtime": "python3.12",
             "Architectures": ["arm64"],
-            "Handler": "runner.handler.handler",
+            "Handler": "runner.adapters.handler.handler",
             "FunctionName": "aurora-migrations-test",
         },
     )

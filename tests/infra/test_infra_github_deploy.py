@@ -34,8 +34,8 @@ from infra_testkit import (
 from infra.application import EnvironmentStacks, build
 from infra.components.github_deploy import GitHubDeployRole, GitHubOidcProvider, SnapshotRights
 from infra.errors import ConfigurationError
-from runner.remote.resolve import conventional_function, database_stack, runner_stack
-from runner.remote.snapshot import snapshot_name
+from runner.adapters.remote.resolve import conventional_function, database_stack, runner_stack
+from runner.adapters.remote.snapshot import snapshot_name
 
 REPOSITORY = "acme/aurora-migrations"
 PROVIDER_ARN = "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com"

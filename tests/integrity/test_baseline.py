@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL
 
-from runner import handler
-from runner.errors import BaselineRefused, ConfirmationRequired
-from runner.results import Request
+from runner.adapters import handler
+from runner.core.errors import BaselineRefused, ConfirmationRequired
+from runner.core.results import Request
 from tests.conftest import Server, engine_for, settings_for
 from tests.integrity.support import copy_project, execute, ship_expected_schema
 from tests.test_engine import rows, versions

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from runner import bundle, localpg
-from runner.errors import ExpectedSchemaUnavailable, LocalDatabaseError
+from runner.bundle import build as bundle
+from runner.core.errors import ExpectedSchemaUnavailable, LocalDatabaseError
+from runner.local import localpg
 from tests.conftest import REPO
 
 

@@ -27,7 +27,7 @@ def cli(*args: str, url: URL, ini: Path) -> subprocess.CompletedProcess[str]:
         "ALEMBIC_CONFIG": str(ini),
     }
     return subprocess.run(
-        [sys.executable, "-m", "runner.cli", *args],
+        [sys.executable, "-m", "runner.adapters.cli", *args],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
-from runner import handler
-from runner.errors import ExpectedSchemaMissing
-from runner.results import Request
+from runner.adapters import handler
+from runner.core.errors import ExpectedSchemaMissing
+from runner.core.results import Request
 from tests.conftest import Server, engine_for, settings_for
 from tests.integrity.support import copy_project, execute, ship_expected_schema
 from tests.revision_factory import Rev, write_tree

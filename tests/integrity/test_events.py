@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from runner.errors import InvalidFieldType, MalformedRevision, MissingField, UnknownField
-from runner.events import parse_event
-from runner.results import Request
+from runner.adapters.events import parse_event
+from runner.core.errors import InvalidFieldType, MalformedRevision, MissingField, UnknownField
+from runner.core.results import Request
 
 
 @pytest.mark.parametrize(

@@ -12,9 +12,9 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from runner import history_table
-from runner.errors import MigrationFailed
-from runner.results import Request
+from runner.core import history_table
+from runner.core.errors import MigrationFailed
+from runner.core.results import Request
 from tests.conftest import REPO, engine_for, settings_for
 from tests.revision_factory import Rev, write_tree
 from tests.test_engine import rows

@@ -12,10 +12,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from runner.errors import ImportRefused, IrreversibleRevision
+from runner.core.errors import ImportRefused, IrreversibleRevision
+from runner.core.results import Request
 from runner.integrity import import_sql
 from runner.integrity.import_sql import import_folder, split
-from runner.results import Request
 from tests.conftest import Server, engine_for, settings_for
 from tests.integrity.support import copy_project, ship_expected_schema
 from tests.integrity.test_baseline import LEGACY_017, NEXT

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL
 
-from runner import handler
-from runner.errors import ChangedRevision
-from runner.results import Request
+from runner.adapters import handler
+from runner.core.errors import ChangedRevision
+from runner.core.results import Request
 from tests.conftest import engine_for, settings_for
 from tests.revision_factory import Rev, write_tree
 from tests.test_engine import rows

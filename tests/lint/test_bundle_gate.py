@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from runner import bundle
-from runner.errors import LintFindingsRefused
+from runner.bundle import build as bundle
+from runner.core.errors import LintFindingsRefused
 from tests.integrity.support import copy_project
 
 RISKY = '''"""index an existing table the blocking way"""

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.errors import LinterUnavailable, LintFindingsRefused, UnknownRevision
+from runner.core.errors import LinterUnavailable, LintFindingsRefused, UnknownRevision
 from runner.lint import Finding, blocking, bundle_gate, lint, report
 from tests.conftest import FIXTURE_TREE, REPO
 from tests.revision_factory import Rev, write_tree
@@ -105,7 +105,7 @@ def test_a_batched_update_and_an_update_of_a_new_table_are_not_backfill_findings
     op.execute("UPDATE fresh SET v = 'x'")
     safe_ddl.backfill_in_batches("t", "v = 'x'", where="v IS NULL")
     """
-    assert lint_one(tmp_path, upgrade, "from runner import safe_ddl\n") == []
+    assert lint_one(tmp_path, upgrade, "from runner.authoring import safe_ddl\n") == []
 
 
 def test_lint_refuses_to_run_without_squawk(

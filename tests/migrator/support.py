@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection
 
 from runner.bootstrap import BootstrapOptions, BootstrapResult, bootstrap
-from runner.database import UrlCredentials
-from runner.engine import MigrationEngine
-from runner.settings import Settings
+from runner.core.database import UrlCredentials
+from runner.core.engine import MigrationEngine
+from runner.core.settings import Settings
 from tests.conftest import engine_for, settings_for
 
 PASSWORD = "M1gr@tor-Dist1nct!ve:pw/%zq"  # every character that needs escaping somewhere

@@ -18,17 +18,17 @@ from sqlalchemy.engine import URL
 
 from runner.bootstrap import BootstrapOptions
 from runner.bootstrap.script import ATTRIBUTES, for_review
-from runner.errors import (
+from runner.core.errors import (
     BootstrapFailed,
     BootstrapRefused,
     InvalidName,
     LockWaitTimeout,
     MigrationFailed,
 )
-from runner.localpg import find_bindir
-from runner.lock import LOCK_KEY
-from runner.results import Request
-from runner.settings import Settings
+from runner.core.lock import LOCK_KEY
+from runner.core.results import Request
+from runner.core.settings import Settings
+from runner.local.localpg import find_bindir
 from tests.conftest import engine_for, settings_for
 from tests.migrator.support import (
     ADMIN_PASSWORD,

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from runner.bootstrap import BootstrapOptions, for_review
-from runner.lock import LOCK_KEY
+from runner.core.lock import LOCK_KEY
 from tests.conftest import REPO, Server
 from tests.migrator.support import ADMIN_PASSWORD, PASSWORD, Db, connected_as, migrator_url
 
@@ -27,7 +27,7 @@ VARIABLES = ("BOOTSTRAP_DATABASE_URL", "MIGRATOR_PASSWORD", "DATABASE_URL", "DB_
 def cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if k not in VARIABLES}
     return subprocess.run(
-        [sys.executable, "-m", "runner.cli", "bootstrap-migrator", *args],
+        [sys.executable, "-m", "runner.adapters.cli", "bootstrap-migrator", *args],
         env={**base, **env},
         capture_output=True,
         text=True,

@@ -19,7 +19,8 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import URL
 
-from runner import errors, fastpath, handler
+from runner.adapters import handler
+from runner.core import errors, fastpath
 from tests.conftest import Server
 from tests.revision_factory import Rev, write_tree
 from tests.test_engine import rows
@@ -37,7 +38,7 @@ IGNORED = {"duration_ms", "lock_wait_ms"}  # timings differ; the fast path waits
 
 
 def write_manifest(ini: Path) -> Path:
-    """manifest.json next to alembic.ini, with the keys `runner.bundle` writes."""
+    """manifest.json next to alembic.ini, with the keys `runner.bundle.build` writes."""
     script = ScriptDirectory.from_config(Config(str(ini)))
     versions = Path(script.versions)
     manifest = {

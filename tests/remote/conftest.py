@@ -15,8 +15,8 @@ import pytest
 from botocore.config import Config
 from sqlalchemy.engine import URL
 
-from runner.remote import clients
-from runner.remote.invoke import LambdaInvoker
+from runner.adapters.remote import clients
+from runner.adapters.remote.invoke import LambdaInvoker
 from tests.aws.conftest import REGION, Aws, aws  # noqa: F401 (the moto server fixture)
 from tests.conftest import write_alembic_ini
 from tests.remote.lambda_endpoint import Function, LambdaEndpoint

@@ -1,8 +1,9 @@
 """A local stand-in for the Lambda Invoke API that runs the real handler on a real database.
 
 `POST /2015-03-31/functions/{name}/invocations`, as boto3 sends it: the function is called
-in-process (`runner.handler.handler`) with its own environment (DATABASE_URL, ALEMBIC_CONFIG),
-and the answer is what Lambda gives: the JSON result; or, when the handler raises, the
+in-process (`runner.adapters.handler.handler`) with its own environment
+(DATABASE_URL, ALEMBIC_CONFIG), and the answer is what Lambda gives: the JSON result; or, when
+the handler raises, the
 runtime's error JSON (built by awslambdaric itself) with `X-Amz-Function-Error: Unhandled`;
 with `X-Amz-Log-Type: Tail`, `X-Amz-Log-Result` is the base64 of the last 4 KB of the
 invocation's log (START, the handler's own lines, END, REPORT). Like the deployed function,
@@ -32,8 +33,8 @@ from urllib.parse import unquote, urlsplit
 
 from awslambdaric.bootstrap import build_fault_result
 
-from runner import handler
-from runner.logs import configure_logging
+from runner.adapters import handler
+from runner.core.logs import configure_logging
 
 PATH_PREFIX = "/2015-03-31/functions/"
 PATH_SUFFIX = "/invocations"

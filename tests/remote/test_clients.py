@@ -5,10 +5,10 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from runner.errors import ConfigurationError, InvocationFailed, RemoteNotConfigured
-from runner.localpg import free_port
-from runner.remote import clients
-from runner.remote.invoke import LambdaInvoker
+from runner.adapters.remote import clients
+from runner.adapters.remote.invoke import LambdaInvoker
+from runner.core.errors import ConfigurationError, InvocationFailed, RemoteNotConfigured
+from runner.local.localpg import free_port
 from tests.remote.conftest import DEV
 
 

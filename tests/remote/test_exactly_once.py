@@ -14,8 +14,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from sqlalchemy.engine import URL
 
-from runner.errors import InvocationOutcomeUnknown
-from runner.remote import clients
+from runner.adapters.remote import clients
+from runner.core.errors import InvocationOutcomeUnknown
 from tests.remote.conftest import DEV, Deploy, invoker
 from tests.remote.lambda_endpoint import LambdaEndpoint
 from tests.test_engine import versions

@@ -14,8 +14,10 @@ import boto3
 import pytest
 from sqlalchemy.engine import URL
 
-from runner import redact
-from runner.errors import (
+from runner.adapters.remote import clients
+from runner.adapters.remote.invoke import LambdaInvoker, decode_log_tail
+from runner.core import redact
+from runner.core.errors import (
     BadRequest,
     ConfigurationError,
     FunctionBusy,
@@ -27,9 +29,7 @@ from runner.errors import (
     RemoteRefused,
     UnknownCommand,
 )
-from runner.remote import clients
-from runner.remote.invoke import LambdaInvoker, decode_log_tail
-from runner.results import Request, Result
+from runner.core.results import Request, Result
 from tests.remote.conftest import ACCESS_KEY, DEV, SECRET_KEY, SESSION_TOKEN, Deploy, invoker
 from tests.remote.lambda_endpoint import LambdaEndpoint
 from tests.test_engine import versions

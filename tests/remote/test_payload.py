@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from runner.errors import BadRequest, RemoteFailure, RemoteRefused
-from runner.remote.payload import error_from_payload, refused, result_from_payload
+from runner.adapters.remote.payload import error_from_payload, refused, result_from_payload
+from runner.core.errors import BadRequest, RemoteFailure, RemoteRefused
 
 WHERE = {"function": "aurora-migrations-dev", "request_id": "req-1"}
 

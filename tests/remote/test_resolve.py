@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from runner.errors import ClusterNotFound, FunctionNotFound, RemoteNotConfigured
-from runner.remote import resolve
-from runner.remote.resolve import resolve_cluster, resolve_function
+from runner.adapters.remote import resolve
+from runner.adapters.remote.resolve import resolve_cluster, resolve_function
+from runner.core.errors import ClusterNotFound, FunctionNotFound, RemoteNotConfigured
 from tests.aws.conftest import Aws
 
 MakeStack = Callable[[str, dict[str, str]], None]

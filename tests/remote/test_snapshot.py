@@ -11,15 +11,15 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import URL
 
-from runner.errors import BadRequest, ClusterNotFound, RemoteFailure, SnapshotFailed
-from runner.remote.snapshot import (
+from runner.adapters.remote.snapshot import (
     NAME_LIMIT,
     SnapshotWait,
     snapshot_name,
     snapshot_wanted,
     take_snapshot,
 )
-from runner.remote.upgrade import upgrade_with_snapshot
+from runner.adapters.remote.upgrade import upgrade_with_snapshot
+from runner.core.errors import BadRequest, ClusterNotFound, RemoteFailure, SnapshotFailed
 from tests.aws.conftest import Aws
 from tests.remote.conftest import Deploy, invoker
 from tests.remote.lambda_endpoint import LambdaEndpoint

@@ -10,11 +10,11 @@ import pytest
 from sqlalchemy import make_url
 from sqlalchemy.engine import URL
 
-from runner.errors import RemoteFailure
-from runner.localpg import free_port
-from runner.remote.invoke import InvokeOutcome
-from runner.remote.status import EnvironmentStatus, gather_status, last_applied
-from runner.results import Request, Result, RevisionInfo
+from runner.adapters.remote.invoke import InvokeOutcome
+from runner.adapters.remote.status import EnvironmentStatus, gather_status, last_applied
+from runner.core.errors import RemoteFailure
+from runner.core.results import Request, Result, RevisionInfo
+from runner.local.localpg import free_port
 from tests.conftest import Server
 from tests.remote.conftest import Deploy, invoker
 from tests.remote.lambda_endpoint import LambdaEndpoint

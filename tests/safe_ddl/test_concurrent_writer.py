@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from runner.results import Request, Result
+from runner.core.results import Request, Result
 from tests.conftest import engine_for, settings_for
 from tests.locks import LockHolder
 from tests.revision_factory import Rev, write_tree
@@ -77,7 +77,7 @@ def application_write(url: URL) -> str:
 
 def index_while_the_application_writes(url: URL, tmp_path: Path, upgrade: str) -> str:
     """Open an application transaction, start the revision, write meanwhile; then let go."""
-    imports = "from runner import safe_ddl\n"
+    imports = "from runner.authoring import safe_ddl\n"
     ini = write_tree(tmp_path, [TABLE, Rev("0002", "0001", upgrade, imports=imports)])
     engine_for(settings_for(url, alembic_config=str(ini))).run(Request("upgrade", "0001"))
     with LockHolder(url, "INSERT INTO events VALUES (1, 'in a long transaction')") as app:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from runner.results import Request
+from runner.core.results import Request
 from tests.conftest import engine_for, settings_for
 from tests.test_engine import rows, scalar, versions
 

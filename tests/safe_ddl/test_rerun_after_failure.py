@@ -9,13 +9,13 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from runner.errors import MigrationFailed
-from runner.results import Request
+from runner.core.errors import MigrationFailed
+from runner.core.results import Request
 from tests.conftest import LogCapture, engine_for, settings_for
 from tests.revision_factory import Rev, write_tree
 from tests.test_engine import scalar, versions
 
-IMPORTS = "import sqlalchemy as sa  # noqa: F401\nfrom runner import safe_ddl\n"
+IMPORTS = "import sqlalchemy as sa  # noqa: F401\nfrom runner.authoring import safe_ddl\n"
 ITEMS = Rev(
     "0001",
     None,

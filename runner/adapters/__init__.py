@@ -1,0 +1,1 @@
+"""Thin shells over the core: the Lambda handler, the `aurora-migrate` CLI, remote invoke."""

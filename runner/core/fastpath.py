@@ -1,0 +1,218 @@
+"""The no-op fast path: answer `upgrade` (and `current`) at head from the bundle manifest.
+
+Most invocations find nothing to do. When the bundle carries a `manifest.json` (written by
+`runner.bundle.build` next to `alembic.ini`, with the heads and the sha256 of every revision file),
+one `psycopg2` connection and one query, `SELECT version_num FROM alembic_version`, tell
+whether the database is exactly at the bundle's heads. If it is, the answer is the engine's
+own no-op result, without importing Alembic or loading a single revision script. In every
+other case (no manifest, a manifest that does not match the files, a database behind, ahead,
+empty, on other heads, any error at all) `try_fast` returns None and the caller runs the
+engine, which takes the lock and does the full work. The fast path never writes.
+
+Seam for validation ([integrity]): `SLOW_PATH_CHECKS` holds callables that get the manifest and
+the request and return True when the full engine must run (e.g. validation that needs more
+than the version row). Add to it; the fast path stays correct by falling back.
+"""
+
+from __future__ import annotations
+
+import configparser
+import contextlib
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.core.results import Request, Result
+from runner.core.settings import Settings
+
+FAST_COMMANDS = frozenset({"upgrade", "current"})
+VERSION_SQL = "SELECT version_num FROM alembic_version"
+NO_OP_MESSAGE = "Nothing to do: the database is already there."  # the engine's `_summary`
+# (manifest, request) -> True when the full engine must run. See the module docstring.
+SLOW_PATH_CHECKS: list[Callable[[Manifest, Request], bool]] = []
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the bundle knows about its revisions, checked against the files once per process."""
+
+    heads: tuple[str, ...]
+    revisions: tuple[str, ...]
+    path: Path
+
+
+_manifests: dict[Path, Manifest | None] = {}
+_connection: Any = None  # a psycopg2 connection kept for warm invocations (autocommit)
+_source: Any = None  # the credential source, kept with it
+
+
+def load_manifest(alembic_ini: Path) -> Manifest | None:
+    """The manifest next to `alembic_ini`, or None if it is missing, unreadable or stale.
+
+    Stale means: the revision files on disk are not exactly the ones the manifest hashed. The
+    result is cached per process (a Lambda bundle's files do not change while it runs).
+    """
+    alembic_ini = Path(alembic_ini)
+    if alembic_ini not in _manifests:
+        _manifests[alembic_ini] = _read_manifest(alembic_ini)
+    return _manifests[alembic_ini]
+
+
+def _read_manifest(alembic_ini: Path) -> Manifest | None:
+    path = alembic_ini.parent / "manifest.json"
+    try:
+        data = json.loads(path.read_text())
+        heads = tuple(str(h) for h in data["heads"])
+        revisions = tuple(str(r) for r in data["revisions"])
+        hashes = {str(k): str(v) for k, v in data["revision_files"].items()}
+        versions = _versions_folder(alembic_ini)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, configparser.Error):
+        return None
+    if not heads or versions is None:
+        return None
+    on_disk = {p.name: p for p in versions.glob("*.py")}
+    if set(on_disk) != set(hashes):
+        _log.warning("manifest.json does not list the revision files on disk; not using it")
+        return None
+    for name, digest in hashes.items():
+        if hashlib.sha256(on_disk[name].read_bytes()).hexdigest() != digest:
+            _log.warning("manifest.json does not match %s; not using it", name)
+            return None
+    return Manifest(heads=heads, revisions=revisions, path=path)
+
+
+def _versions_folder(alembic_ini: Path) -> Path | None:
+    parser = configparser.ConfigParser(defaults={"here": str(alembic_ini.parent)})
+    if not parser.read(alembic_ini):
+        return None
+    location = parser.get("alembic", "script_location", fallback=None)
+    if not location:
+        return None
+    folder = Path(location) / "versions"
+    return folder if folder.is_dir() else None
+
+
+def try_fast(
+    request: Request, settings: Settings, source_factory: Callable[[], Any]
+) -> Result | None:
+    """The engine's result for a no-op `upgrade`/`current` at head, or None: run the engine."""
+    if request.command not in FAST_COMMANDS:
+        return None
+    manifest = load_manifest(settings.alembic_ini)
+    if manifest is None:
+        return None
+    if request.command == "upgrade" and not _means_heads(request.revision, manifest):
+        return None
+    if any(check(manifest, request) for check in SLOW_PATH_CHECKS):
+        return None
+    started = time.monotonic()
+    current = _read_version_rows(settings, source_factory)
+    if current is None or sorted(current) != sorted(manifest.heads):
+        return None
+    return _result(request, sorted(current), list(manifest.heads), started)
+
+
+def _means_heads(revision: str | None, manifest: Manifest) -> bool:
+    """`head` with one head, or `heads`: the only targets the manifest alone can resolve."""
+    expression = revision or "head"
+    return expression == "heads" or (expression == "head" and len(manifest.heads) == 1)
+
+
+def _read_version_rows(settings: Settings, source_factory: Callable[[], Any]) -> list[str] | None:
+    """The version rows on a kept (or new) connection; None on any failure (the engine decides)."""
+    global _connection
+    import psycopg2
+
+    for attempt in (1, 2):  # a kept connection may have died while the function was frozen
+        try:
+            if _connection is None or _connection.closed:
+                _connection = _connect(settings, source_factory)
+            with _connection.cursor() as cursor:
+                cursor.execute(VERSION_SQL)
+                return [str(row[0]) for row in cursor.fetchall()]
+        except psycopg2.Error:
+            forget_connection()
+            if attempt == 2:
+                return None
+        except Exception:  # anything unexpected: the engine runs and reports it properly
+            _log.debug("fast path failed", exc_info=True)
+            forget_connection()
+            return None
+    return None
+
+
+def _connect(settings: Settings, source_factory: Callable[[], Any]) -> Any:
+    """One psycopg2 connection with the engine's parameters (`runner.core.database.make_engine`)."""
+    global _source
+    import psycopg2
+
+    from runner.core import redact
+    from runner.core.database import APPLICATION_NAME
+    from runner.core.session import KEEPALIVES
+
+    if _source is None:
+        _source = source_factory()
+    url = _source.url()
+    password = _source.password()
+    redact.register(password)
+    params: dict[str, Any] = {
+        "host": url.host,
+        "port": url.port,
+        "dbname": url.database,
+        "user": url.username,
+        "connect_timeout": settings.connect_timeout_s,
+        "application_name": APPLICATION_NAME,
+        **KEEPALIVES,
+        **{k: v for k, v in url.query.items() if isinstance(v, str)},
+        **_source.connect_args(),
+    }
+    if password is not None:
+        params["password"] = password
+    connection = psycopg2.connect(**{k: v for k, v in params.items() if v is not None})
+    connection.autocommit = True  # never idle in a transaction between invocations
+    return connection
+
+
+def forget_connection() -> None:
+    """Close the kept connection (tests, or after configuration changes)."""
+    global _connection
+    if _connection is not None:
+        with contextlib.suppress(Exception):  # already gone; nothing to release
+            _connection.close()
+    _connection = None
+
+
+def reset() -> None:
+    """Forget the connection, the credential source and the manifests."""
+    global _source
+    forget_connection()
+    _source = None
+    _manifests.clear()
+
+
+def _result(request: Request, current: list[str], heads: list[str], started: float) -> Result:
+    """The same Result the engine returns for these requests when nothing is to be done."""
+    duration = int((time.monotonic() - started) * 1000)
+    if request.command == "current":
+        return Result(
+            command="current", before=current, after=current, heads=heads, duration_ms=duration
+        )
+    expression = request.revision or "head"
+    return Result(
+        command="upgrade",
+        before=current,
+        after=current,
+        target=",".join(heads),
+        target_expression=expression,
+        heads=heads,
+        lock_wait_ms=0,  # no lock was needed: nothing is written
+        message=NO_OP_MESSAGE,
+        duration_ms=duration,
+    )

@@ -1,0 +1,51 @@
+"""The runner's session settings, applied when it connects and again before every revision.
+
+A revision may run a plain `SET lock_timeout = ...` (real chains do); re-applying ours before
+each revision means it cannot change the limits of the revisions after it. A revision that
+wants its own limits uses `SET LOCAL`, which ends with its transaction.
+
+The idle timeouts are switched off so that neither the server nor a proxy's idle limit can
+close the connection that holds the migration lock, and `client_connection_check_interval`
+makes the server notice a vanished client during a long statement instead of after it.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Connection
+
+from runner.core.lock import HELD_SQL
+from runner.core.settings import Settings
+
+# libpq TCP keepalives for every runner connection: a dead peer is noticed within ~1 minute.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+CLIENT_CHECK_INTERVAL_MS = 1000
+
+
+def settings_sql(settings: Settings) -> str:
+    return "; ".join(
+        [
+            f"SET lock_timeout = {int(settings.lock_timeout_ms)}",
+            f"SET statement_timeout = {int(settings.statement_timeout_ms)}",
+            "SET idle_session_timeout = 0",
+            "SET idle_in_transaction_session_timeout = 0",
+            f"SET client_connection_check_interval = {CLIENT_CHECK_INTERVAL_MS}",
+        ]
+    )
+
+
+def apply(conn: Connection, settings: Settings) -> None:
+    """Set the runner's limits on `conn` (in the current transaction; the caller commits)."""
+    conn.exec_driver_sql(settings_sql(settings))
+
+
+def apply_and_check_lock(conn: Connection, settings: Settings) -> bool:
+    """Re-apply the limits and report whether the migration lock is still held: one round trip.
+
+    Runs inside the transaction the next revision will use, so a revision cannot undo it.
+    """
+    return bool(conn.exec_driver_sql(f"{settings_sql(settings)}; {HELD_SQL}").scalar())
