@@ -59,6 +59,10 @@ def write_manifest(root: Path, revisions: list[tuple[str, object, list[str]]]) -
             p.name: hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(versions.glob("*.py"))
         },
+        "revision_checksums": {
+            rev: hashlib.sha256((versions / f"{rev}_bench.py").read_bytes()).hexdigest()
+            for rev, _, _ in revisions
+        },
     }
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
 

@@ -147,6 +147,8 @@ def build_bundle(
         "revisions": revisions,
         "heads": heads,
         "revision_files": _revision_hashes(out_dir / MIGRATIONS / "versions"),
+        # revision id -> sha256 of its file: what the fast path compares with the history
+        "revision_checksums": checksums.revision_checksums(script),
         "runner_version": checksums.runner_version(),
         "integrity_files": [path.name for path in shipped],
         "expected_schema": "built" if expected_schema else "skipped (--no-schema)",

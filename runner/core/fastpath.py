@@ -46,6 +46,9 @@ class Manifest:
     heads: tuple[str, ...]
     revisions: tuple[str, ...]
     path: Path
+    # revision id -> sha256 of its file (`integrity.checksums.file_sha256`), to compare with
+    # the checksums the history recorded; a manifest without them is not used.
+    checksums: dict[str, str]
 
 
 _manifests: dict[Path, Manifest | None] = {}
@@ -72,10 +75,11 @@ def _read_manifest(alembic_ini: Path) -> Manifest | None:
         heads = tuple(str(h) for h in data["heads"])
         revisions = tuple(str(r) for r in data["revisions"])
         hashes = {str(k): str(v) for k, v in data["revision_files"].items()}
+        by_revision = {str(k): str(v) for k, v in data["revision_checksums"].items()}
         versions = _versions_folder(alembic_ini)
     except (OSError, ValueError, KeyError, TypeError, AttributeError, configparser.Error):
         return None
-    if not heads or versions is None:
+    if not heads or versions is None or set(by_revision) != set(revisions):
         return None
     on_disk = {p.name: p for p in versions.glob("*.py")}
     if set(on_disk) != set(hashes):
@@ -85,7 +89,10 @@ def _read_manifest(alembic_ini: Path) -> Manifest | None:
         if hashlib.sha256(on_disk[name].read_bytes()).hexdigest() != digest:
             _log.warning("manifest.json does not match %s; not using it", name)
             return None
-    return Manifest(heads=heads, revisions=revisions, path=path)
+    if set(by_revision.values()) - set(hashes.values()):
+        _log.warning("manifest.json's revision checksums are not its files'; not using it")
+        return None
+    return Manifest(heads=heads, revisions=revisions, path=path, checksums=by_revision)
 
 
 def _versions_folder(alembic_ini: Path) -> Path | None:
@@ -100,12 +107,18 @@ def _versions_folder(alembic_ini: Path) -> Path | None:
 
 
 def try_fast(
-    request: Request, settings: Settings, source_factory: Callable[[], Any]
+    request: Request,
+    settings: Settings,
+    source_factory: Callable[[], Any],
+    manifest: Manifest | None = None,
 ) -> Result | None:
-    """The engine's result for a no-op `upgrade`/`current` at head, or None: run the engine."""
+    """The engine's result for a no-op `upgrade`/`current` at head, or None: run the engine.
+
+    `manifest` is the bundle's (read next to alembic.ini when not given) or, for the CLI, one
+    built from its cached revision graph."""
     if request.command not in FAST_COMMANDS:
         return None
-    manifest = load_manifest(settings.alembic_ini)
+    manifest = manifest or load_manifest(settings.alembic_ini)
     if manifest is None:
         return None
     if request.command == "upgrade" and not _means_heads(request.revision, manifest):

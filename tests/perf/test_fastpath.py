@@ -47,6 +47,10 @@ def write_manifest(ini: Path) -> Path:
         "revision_files": {
             p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in versions.glob("*.py")
         },
+        "revision_checksums": {
+            sc.revision: hashlib.sha256(Path(sc.path).read_bytes()).hexdigest()
+            for sc in script.walk_revisions()
+        },
     }
     path = ini.parent / "manifest.json"
     path.write_text(json.dumps(manifest))
