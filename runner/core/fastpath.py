@@ -216,28 +216,32 @@ def _usable(connection: Any) -> bool:
 
 
 def _connect(settings: Settings, source_factory: Callable[[], Any]) -> Any:
-    """One psycopg2 connection with the engine's parameters (`runner.core.database.make_engine`)."""
+    """One psycopg2 connection with the engine's parameters (`runner.core.database.make_engine`).
+
+    The target comes from the source's `target()` (no SQLAlchemy); a source without one (none
+    the handler makes) gives its SQLAlchemy `url()`, which has the same parts."""
     global _source
     import psycopg2
 
     from runner.core import redact
-    from runner.core.database import APPLICATION_NAME
-    from runner.core.session import KEEPALIVES
+    from runner.core.database import APPLICATION_NAME, KEEPALIVES
 
     if _source is None:
         _source = source_factory()
-    url = _source.url()
+    target = _source.target() if hasattr(_source, "target") else _source.url()
+    if any(not isinstance(value, str) for value in target.query.values()):
+        raise ValueError("a repeated query parameter: left to the engine")
     password = _source.password()
     redact.register(password)
     params: dict[str, Any] = {
-        "host": url.host,
-        "port": url.port,
-        "dbname": url.database,
-        "user": url.username,
+        "host": target.host,
+        "port": target.port,
+        "dbname": target.database,
+        "user": target.username,
         "connect_timeout": settings.connect_timeout_s,
         "application_name": APPLICATION_NAME,
         **KEEPALIVES,
-        **{k: v for k, v in url.query.items() if isinstance(v, str)},
+        **target.query,
         **_source.connect_args(),
     }
     if password is not None:
