@@ -21,8 +21,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import Metrics, MetricUnit
-
+from runner.adapters import emf
 from runner.adapters.events import parse_event
 from runner.core import contract, fastpath
 from runner.core.errors import AuroraMigrationsError, BadRequest, ConfigurationError, InternalError
@@ -37,14 +36,20 @@ if TYPE_CHECKING:  # the engine imports Alembic and SQLAlchemy: only a run that 
 
 # The stack's alarms and dashboard read these metrics (see `runner.core.contract`). Every
 # invocation publishes both outcome counts, so a refused request never counts as a failure.
-metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE_NAME)
+metrics = emf.Metrics(namespace=contract.METRICS_NAMESPACE, dimensions=contract.METRIC_DIMENSIONS)
 _engine: MigrationEngine | None = None
 _settings: Settings | None = None
 _source: CredentialSource | None = None
 
 
-@metrics.log_metrics  # publishes the invocation's metrics when it returns or raises
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        return _invoke(event, context)
+    finally:  # the invocation's metrics, one EMF line, whether it returned or raised
+        metrics.flush()
+
+
+def _invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ensure_logging(sys.stdout)
     request_id = getattr(context, "aws_request_id", None)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
@@ -79,12 +84,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if result.lock_wait_ms is not None:
             metrics.add_metric(
                 name=contract.METRIC_LOCK_WAIT_MS,
-                unit=MetricUnit.Milliseconds,
+                unit=emf.MILLISECONDS,
                 value=result.lock_wait_ms,
             )
         if result.drift_count is not None:
             metrics.add_metric(
-                name=contract.METRIC_SCHEMA_DRIFT, unit=MetricUnit.Count, value=result.drift_count
+                name=contract.METRIC_SCHEMA_DRIFT, unit=emf.COUNT, value=result.drift_count
             )
         return scrub_data(result.to_dict())
 
@@ -95,13 +100,11 @@ def _count_outcome(*, failed: bool = False, refused: bool = False) -> None:
         (contract.METRIC_MIGRATION_FAILURES, failed),
         (contract.METRIC_REQUESTS_REFUSED, refused),
     ):
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=int(value))
+        metrics.add_metric(name=name, unit=emf.COUNT, value=int(value))
 
 
 def _count_applied(applied: list[str]) -> None:
-    metrics.add_metric(
-        name=contract.METRIC_REVISIONS_APPLIED, unit=MetricUnit.Count, value=len(applied)
-    )
+    metrics.add_metric(name=contract.METRIC_REVISIONS_APPLIED, unit=emf.COUNT, value=len(applied))
 
 
 def _run(
