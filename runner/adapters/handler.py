@@ -9,8 +9,11 @@ its metrics as one EMF line (`runner.core.contract` names them): a failed run co
 `MigrationFailures`, which pages; a refused request counts `RequestsRefused`, which does not.
 The engine is imported only when a run needs it, so a cold start does not pay for Alembic and
 SQLAlchemy up front; a no-op `upgrade`/`current` at the bundle's head is answered by
-`runner.core.fastpath` without them. Settings, the credential source (and so the database secret)
-and the engine are cached across warm invocations.
+`runner.core.fastpath` without them, warm or cold. Settings, the credential source (and so
+the database secret), the engine (and its parsed revision graph) and the fast path's one
+connection (autocommit: idle between invocations, holding no lock; its own query tells whether
+it still lives) are kept across warm invocations. The engine's connections are not: the one
+that held the migration lock is closed after each run, so the lock cannot outlive the run.
 """
 
 from __future__ import annotations
@@ -110,14 +113,16 @@ def _count_applied(applied: list[str]) -> None:
 def _run(
     request: Request, remaining: Any, request_id: str | None, function_arn: str | None
 ) -> Result:
-    """The fast no-op answer when the manifest allows it (`core.fastpath`), else the engine."""
-    if _engine is None:  # once the engine is loaded, it is the cheaper path too
-        started = time.monotonic()
-        settings = _get_settings()
-        result = fastpath.try_fast(request, settings, lambda: _credentials(settings))
-        if result is not None:
-            _log_fast(request, result, started)
-            return result
+    """The fast no-op answer when the manifest allows it (`core.fastpath`), else the engine.
+
+    Warm or cold, engine loaded or not: a no-op on the kept connection is one round trip, where
+    the engine opens a connection, takes the lock and hashes every revision file."""
+    started = time.monotonic()
+    settings = _get_settings()
+    result = fastpath.try_fast(request, settings, lambda: _credentials(settings))
+    if result is not None:
+        _log_fast(request, result, started)
+        return result
     return _get_engine().run(
         request, remaining_ms=remaining, request_id=request_id, function_arn=function_arn
     )
@@ -165,7 +170,6 @@ def _get_engine() -> MigrationEngine:
 
         settings = _get_settings()
         _engine = MigrationEngine(settings, _credentials(settings))
-        fastpath.forget_connection()  # the engine opens its own connections from now on
     return _engine
 
 

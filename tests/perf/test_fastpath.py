@@ -409,3 +409,36 @@ def test_the_fast_paths_checksum_query_reads_what_validate_reads() -> None:
     assert fastpath.CHECKSUMMED == validate.CHECKSUMMED
     assert fastpath.APPLIED == history_table.APPLIED
     assert fastpath.HISTORY_TABLE == history_table.TABLE
+
+
+def test_after_the_engine_ran_warm_no_ops_are_fast_and_hold_nothing_between_invocations(
+    sides: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm function that applied revisions answers the next no-op on the kept connection,
+    which sits idle (no transaction) and holds no lock while the function is frozen."""
+    fast, _ = sides(LINEAR)
+    monkeypatch.setenv("DATABASE_URL", fast.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("ALEMBIC_CONFIG", str(fast.ini))
+    handler.reset_engine()
+    try:
+        assert [a["revision"] for a in handler.handler(UPGRADE, None)["applied"]] == [
+            "0001",
+            "0002",
+        ]
+        assert handler._engine is not None
+
+        def no_engine(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("a warm no-op at head should not run the engine")
+
+        monkeypatch.setattr(handler._engine, "run", no_engine)
+        for _ in range(2):
+            assert handler.handler(UPGRADE, None)["message"] == fastpath.NO_OP_MESSAGE
+        sessions = rows(
+            fast.url,
+            "SELECT a.state, (SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid"
+            " AND l.locktype = 'advisory') FROM pg_stat_activity a"
+            " WHERE a.application_name = 'aurora-migrate'",
+        )
+        assert sessions == [("idle", 0)], "one kept connection, idle, holding no lock"
+    finally:
+        handler.reset_engine()
