@@ -44,8 +44,8 @@ APPLIED = "status = 'applied'"
 # `upgrade`: the version rows and the last recorded checksum of every revision, in one round
 # trip. A missing or older history table (no status, no checksum) fails it: the engine answers.
 STATE_SQL = (
-    "SELECT 'version', version_num FROM alembic_version UNION ALL"
-    " (SELECT DISTINCT ON (revision) revision, checksum"
+    "SELECT 'version', version_num, NULL FROM alembic_version UNION ALL"
+    " (SELECT DISTINCT ON (revision) 'checksum', revision, checksum"
     f" FROM {HISTORY_TABLE} WHERE {APPLIED} AND checksum IS NOT NULL"
     f" AND direction IN ({', '.join(repr(d) for d in CHECKSUMMED)})"
     " ORDER BY revision, id DESC)"
@@ -151,8 +151,8 @@ def try_fast(
     if rows is None:
         return None
     if upgrade:
-        current = [str(rev) for kind, rev in rows if kind == "version"]
-        recorded = {str(kind): str(digest) for kind, digest in rows if kind != "version"}
+        current = [str(rev) for kind, rev, _ in rows if kind == "version"]
+        recorded = {str(rev): str(digest) for kind, rev, digest in rows if kind == "checksum"}
     else:
         current, recorded = [str(row[0]) for row in rows], {}
     if sorted(current) != sorted(manifest.heads) or edited(recorded, manifest):
