@@ -12,7 +12,9 @@ is asserted: the targets are printed next to the ratios, for a human to read.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
+import io
 import os
 import platform
 import re
@@ -98,9 +100,16 @@ FLOOR = (
     "import psycopg2, os; c = psycopg2.connect(os.environ['DSN']); cur = c.cursor(); "
     "cur.execute('SELECT version_num FROM alembic_version'); cur.fetchall(); c.close()"
 )
+# The Lambda handler in a new process; each asserts which path answered, so a figure can never
+# silently measure the other one (e.g. the fast path falling back to the engine).
 HANDLER_NOOP = (
-    "from runner.adapters.handler import handler; r = handler({'command': 'upgrade'}, None); "
-    "assert r['applied'] == [], r"
+    "from runner.adapters import handler; r = handler.handler({'command': 'upgrade'}, None); "
+    "assert r['applied'] == [], r; "
+    "assert handler._engine is None, 'the fast path did not answer'"
+)
+HANDLER_ENGINE_NOOP = (
+    "from runner.adapters import handler; r = handler.handler({'command': 'upgrade'}, None); "
+    "assert r['applied'] == [], r; assert handler._engine is not None, 'the engine did not run'"
 )
 
 
@@ -130,7 +139,9 @@ def cold_and_warm(b: Bench) -> None:
     ini = write_project(root, straight_chain(20))
     url = b.new_db()
     env = b.env(url, ini)
-    b.run([str(BIN / "alembic"), "-c", str(ini), "upgrade", "head"], env)
+    # applied by the runner, as in production: the history records the checksums the fast
+    # path compares (a database only bare Alembic touched has none, and gets the engine)
+    b.run([str(BIN / "aurora-migrate"), "upgrade", "-q"], env)
     env_floor = {**env, "DSN": dsn(url)}
     no_manifest = {**env, "ALEMBIC_CONFIG": str(_without_manifest(root))}
     b.compare(
@@ -144,7 +155,9 @@ def cold_and_warm(b: Bench) -> None:
                 [str(BIN / "aurora-migrate"), "upgrade", "-q"], env
             )[0],
             "handler, fast path": lambda: b.run(python(HANDLER_NOOP), env)[0],
-            "handler, no manifest (engine)": lambda: b.run(python(HANDLER_NOOP), no_manifest)[0],
+            "handler, no manifest (engine)": lambda: b.run(
+                python(HANDLER_ENGINE_NOOP), no_manifest
+            )[0],
         },
         "alembic upgrade head",
         {
@@ -177,27 +190,29 @@ def warm(b: Bench, url: str, ini: Path, root: Path) -> None:
         conn.close()
         return time.perf_counter() - started
 
-    def second_call(alembic_ini: Path) -> Callable[[], float]:
+    def second_call(alembic_ini: Path, *, fast: bool) -> Callable[[], float]:
         def measure() -> float:
             os.environ.update({"DATABASE_URL": url, "ALEMBIC_CONFIG": str(alembic_ini)})
             handler.reset_engine()
-            handler.handler({"command": "upgrade"}, None)
-            started = time.perf_counter()
-            handler.handler({"command": "upgrade"}, None)
-            return time.perf_counter() - started
+            with contextlib.redirect_stdout(io.StringIO()):  # the EMF line, as in Lambda
+                handler.handler({"command": "upgrade"}, None)
+                started = time.perf_counter()
+                handler.handler({"command": "upgrade"}, None)
+                elapsed = time.perf_counter() - started
+            assert (handler._engine is None) == fast, "the expected path did not answer"
+            return elapsed
 
         return measure
 
     import logging
 
-    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # no EMF lines on our stdout
     logging.disable(logging.INFO)  # the handler's JSON log lines are not what we measure
     b.compare(
         "warm no-op (second call in one process)",
         {
             "floor: psycopg2 connect+select": floor,
-            "handler, fast path": second_call(ini),
-            "handler, no manifest (engine)": second_call(_without_manifest(root)),
+            "handler, fast path": second_call(ini, fast=True),
+            "handler, no manifest (engine)": second_call(_without_manifest(root), fast=False),
         },
         "floor: psycopg2 connect+select",
         {"handler, fast path": "(target <=3)"},
@@ -306,6 +321,35 @@ def import_time(b: Bench, old_commit: str | None) -> None:
     )
 
 
+def bundle_size(b: Bench, quick: bool) -> None:
+    """`aurora-migrate bundle` for the stack's platform (python3.12, arm64): zipped and unzipped.
+
+    pip downloads manylinux wheels for it, so this needs the package index; a build that fails
+    is reported, not fatal. --quick skips it (CI runs it under a minute)."""
+    figure = "bundle size (arm64, Python 3.12)"
+    if quick:
+        print(f"{figure}: skipped in --quick (it pip-downloads the Lambda platform's wheels)")
+        return
+    from runner.bundle.build import build_bundle
+    from runner.core.errors import AuroraMigrationsError, ExpectedSchemaUnavailable
+
+    out = b.root / "bundle"
+    try:
+        try:
+            report = build_bundle(out, arch="arm64", python_version="3.12")
+        except ExpectedSchemaUnavailable:
+            shutil.rmtree(out, ignore_errors=True)
+            report = build_bundle(out, arch="arm64", python_version="3.12", expected_schema=False)
+    except AuroraMigrationsError as exc:
+        print(f"{figure}: not measured, the bundle did not build: {exc.message[:500]}")
+        b.note(figure, "not measured (the bundle did not build; see the output)", 0.0, "")
+        return
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    b.note(figure, "unzipped (MB, not ms)", report.unzipped_bytes / 1e6, "(aim <=40 MB)")
+    b.note(figure, "zipped (MB, not ms)", report.zipped_bytes / 1e6, "(aim <=12 MB)")
+
+
 def table(b: Bench) -> str:
     lines = ["| figure | what | median ms | ratio (target) |", "| --- | --- | ---: | --- |"]
     lines += [f"| {f} | {w} | {v:.1f} | {r} |" for f, w, v, r in b.rows]
@@ -336,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="few runs, small sizes (CI)")
     parser.add_argument("--runs", type=int, help="runs per figure (default 7, quick 2)")
     parser.add_argument(
-        "--before", default="721c87a", help="commit whose handler import to compare"
+        "--before", default="7bcfaaf", help="commit whose handler import to compare"
     )
     args = parser.parse_args(argv)
     runs = args.runs or (2 if args.quick else 7)
@@ -352,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         apply(b, f"apply {sizes[0]} revisions from empty", straight_chain(sizes[0]), "1.25")
         apply(b, f"apply {sizes[1]} revisions from empty", straight_chain(sizes[1]), "1.25")
         apply(b, f"realistic chain, {sizes[2]} revisions", realistic_chain(sizes[2]), "1.5")
+        bundle_size(b, args.quick)
     finally:
         b.close()
         shutil.rmtree(root, ignore_errors=True)

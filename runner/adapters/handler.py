@@ -9,8 +9,11 @@ its metrics as one EMF line (`runner.core.contract` names them): a failed run co
 `MigrationFailures`, which pages; a refused request counts `RequestsRefused`, which does not.
 The engine is imported only when a run needs it, so a cold start does not pay for Alembic and
 SQLAlchemy up front; a no-op `upgrade`/`current` at the bundle's head is answered by
-`runner.core.fastpath` without them. Settings, the credential source (and so the database secret)
-and the engine are cached across warm invocations.
+`runner.core.fastpath` without them, warm or cold. Settings, the credential source (and so
+the database secret), the engine (and its parsed revision graph) and the fast path's one
+connection (autocommit: idle between invocations, holding no lock; its own query tells whether
+it still lives) are kept across warm invocations. The engine's connections are not: the one
+that held the migration lock is closed after each run, so the lock cannot outlive the run.
 """
 
 from __future__ import annotations
@@ -21,8 +24,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import Metrics, MetricUnit
-
+from runner.adapters import emf
 from runner.adapters.events import parse_event
 from runner.core import contract, fastpath
 from runner.core.errors import AuroraMigrationsError, BadRequest, ConfigurationError, InternalError
@@ -37,14 +39,20 @@ if TYPE_CHECKING:  # the engine imports Alembic and SQLAlchemy: only a run that 
 
 # The stack's alarms and dashboard read these metrics (see `runner.core.contract`). Every
 # invocation publishes both outcome counts, so a refused request never counts as a failure.
-metrics = Metrics(namespace=contract.METRICS_NAMESPACE, service=contract.SERVICE_NAME)
+metrics = emf.Metrics(namespace=contract.METRICS_NAMESPACE, dimensions=contract.METRIC_DIMENSIONS)
 _engine: MigrationEngine | None = None
 _settings: Settings | None = None
 _source: CredentialSource | None = None
 
 
-@metrics.log_metrics  # publishes the invocation's metrics when it returns or raises
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    try:
+        return _invoke(event, context)
+    finally:  # the invocation's metrics, one EMF line, whether it returned or raised
+        metrics.flush()
+
+
+def _invoke(event: dict[str, Any], context: Any) -> dict[str, Any]:
     ensure_logging(sys.stdout)
     request_id = getattr(context, "aws_request_id", None)
     remaining = getattr(context, "get_remaining_time_in_millis", None)
@@ -79,12 +87,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if result.lock_wait_ms is not None:
             metrics.add_metric(
                 name=contract.METRIC_LOCK_WAIT_MS,
-                unit=MetricUnit.Milliseconds,
+                unit=emf.MILLISECONDS,
                 value=result.lock_wait_ms,
             )
         if result.drift_count is not None:
             metrics.add_metric(
-                name=contract.METRIC_SCHEMA_DRIFT, unit=MetricUnit.Count, value=result.drift_count
+                name=contract.METRIC_SCHEMA_DRIFT, unit=emf.COUNT, value=result.drift_count
             )
         return scrub_data(result.to_dict())
 
@@ -95,26 +103,26 @@ def _count_outcome(*, failed: bool = False, refused: bool = False) -> None:
         (contract.METRIC_MIGRATION_FAILURES, failed),
         (contract.METRIC_REQUESTS_REFUSED, refused),
     ):
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=int(value))
+        metrics.add_metric(name=name, unit=emf.COUNT, value=int(value))
 
 
 def _count_applied(applied: list[str]) -> None:
-    metrics.add_metric(
-        name=contract.METRIC_REVISIONS_APPLIED, unit=MetricUnit.Count, value=len(applied)
-    )
+    metrics.add_metric(name=contract.METRIC_REVISIONS_APPLIED, unit=emf.COUNT, value=len(applied))
 
 
 def _run(
     request: Request, remaining: Any, request_id: str | None, function_arn: str | None
 ) -> Result:
-    """The fast no-op answer when the manifest allows it (`core.fastpath`), else the engine."""
-    if _engine is None:  # once the engine is loaded, it is the cheaper path too
-        started = time.monotonic()
-        settings = _get_settings()
-        result = fastpath.try_fast(request, settings, lambda: _credentials(settings))
-        if result is not None:
-            _log_fast(request, result, started)
-            return result
+    """The fast no-op answer when the manifest allows it (`core.fastpath`), else the engine.
+
+    Warm or cold, engine loaded or not: a no-op on the kept connection is one round trip, where
+    the engine opens a connection, takes the lock and hashes every revision file."""
+    started = time.monotonic()
+    settings = _get_settings()
+    result = fastpath.try_fast(request, settings, lambda: _credentials(settings))
+    if result is not None:
+        _log_fast(request, result, started)
+        return result
     return _get_engine().run(
         request, remaining_ms=remaining, request_id=request_id, function_arn=function_arn
     )
@@ -162,7 +170,6 @@ def _get_engine() -> MigrationEngine:
 
         settings = _get_settings()
         _engine = MigrationEngine(settings, _credentials(settings))
-        fastpath.forget_connection()  # the engine opens its own connections from now on
     return _engine
 
 

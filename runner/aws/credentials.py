@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import URL
-
 from runner.aws import clients
 from runner.aws.iam import auth_token
 from runner.aws.secrets import DatabaseSecret, read_secret
 from runner.aws.tls import tls_connect_args
 from runner.core.database import CredentialSource
+from runner.core.dburl import DbUrl
 from runner.core.errors import ConfigurationError, SecretUnreadable
 from runner.core.logs import log_event, protect_root
 from runner.core.settings import Settings
@@ -24,6 +23,7 @@ from runner.core.settings import Settings
 if TYPE_CHECKING:
     from mypy_boto3_rds import RDSClient
     from mypy_boto3_secretsmanager import SecretsManagerClient
+    from sqlalchemy.engine import URL
 
 DEFAULT_PORT = 5432
 DRIVER = "postgresql+psycopg2"
@@ -82,6 +82,10 @@ class SecretCredentials:
         return self._secret
 
     def url(self) -> URL:
+        return self.target().to_sqlalchemy()
+
+    def target(self) -> DbUrl:
+        """The connection target without SQLAlchemy (the fast path); `url()` is the same."""
         secret = self.secret()
         host = self._settings.db_host or secret.host
         port = self._settings.db_port or secret.port or DEFAULT_PORT
@@ -97,7 +101,7 @@ class SecretCredentials:
                 "to the secret or set the variable.",
                 secret_arn=self.arn,
             )
-        return URL.create(DRIVER, username=secret.username, host=host, port=port, database=dbname)
+        return DbUrl(DRIVER, username=secret.username, host=host, port=port, database=dbname)
 
     def password(self) -> str | None:
         return self.secret().password
@@ -129,15 +133,19 @@ class IamCredentials:
         self._client = client
         self._tls = tls
         self._secret = secret
-        self._url: URL | None = None
+        self._url: DbUrl | None = None
 
     def url(self) -> URL:
+        return self.target().to_sqlalchemy()
+
+    def target(self) -> DbUrl:
+        """The connection target without SQLAlchemy (the fast path); `url()` is the same."""
         if self._url is None:
             self._url = self._target()
         return self._url
 
     def password(self) -> str:
-        url = self.url()
+        url = self.target()
         assert url.host and url.username and url.port
         return auth_token(self._client, host=url.host, port=url.port, user=url.username)
 
@@ -151,10 +159,10 @@ class IamCredentials:
     def connect_args(self) -> dict[str, Any]:
         return dict(self._tls)
 
-    def _target(self) -> URL:
+    def _target(self) -> DbUrl:
         settings = self._settings
         if self._secret is not None:
-            base = self._secret.url()
+            base = self._secret.target()
             return base.set(username=settings.db_user or base.username)
         missing = [
             name
@@ -172,7 +180,7 @@ class IamCredentials:
                 "and username.",
                 variables=missing,
             )
-        return URL.create(
+        return DbUrl(
             DRIVER,
             username=settings.db_user,
             host=settings.db_host,

@@ -14,9 +14,9 @@ HANDLER: Final = "runner.adapters.handler.handler"
 
 SERVICE_NAME: Final = "aurora-migrations"
 
-# Metrics: CloudWatch Embedded Metric Format lines, published through Powertools, which adds
-# the dimension `service=<SERVICE_NAME>` to every metric. An alarm matches a metric only
-# with exactly this namespace, name and set of dimensions.
+# Metrics: CloudWatch Embedded Metric Format lines (`runner.adapters.emf`, the lines Powertools
+# wrote), with the dimension `service=<SERVICE_NAME>` on every metric. An alarm matches a
+# metric only with exactly this namespace, name and set of dimensions.
 METRICS_NAMESPACE: Final = "AuroraMigrations"
 METRIC_DIMENSIONS: Final = {"service": SERVICE_NAME}
 METRIC_REVISIONS_APPLIED: Final = "RevisionsApplied"  # Count, every invocation

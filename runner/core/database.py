@@ -4,23 +4,31 @@
 a plain `DATABASE_URL` here, Secrets Manager or IAM tokens in `runner.aws`. The engine asks
 for a connection; this module asks the source for a password on every new connection (IAM
 tokens expire), and on an authentication failure asks it to refresh once and retries.
+
+Importing this module does not import SQLAlchemy (the no-op fast path uses `UrlCredentials`
+and the sources' `target()`, a `runner.core.dburl.DbUrl`); the engine's functions import it.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-import sqlalchemy as sa
-from sqlalchemy.engine import URL, Connection, Engine
-from sqlalchemy.pool import NullPool
-
-from runner.core import redact
-from runner.core.driver_errors import Failure, classify, connect_error
+from runner.core import dburl, redact
+from runner.core.dburl import DbUrl
 from runner.core.errors import ConfigurationError
-from runner.core.session import KEEPALIVES
 from runner.core.settings import Settings
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL, Connection, Engine
+
 APPLICATION_NAME = "aurora-migrate"
+# libpq TCP keepalives for every runner connection: a dead peer is noticed within ~1 minute.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
 DRIVER = "postgresql+psycopg2"
 POSTGRESQL_SCHEMES = ("postgresql", "postgres")  # `postgres://`: Heroku, RDS consoles, libpq
 ACCEPTED_FORMS = (
@@ -56,10 +64,15 @@ class UrlCredentials:
     to the driver the runner uses.
     """
 
-    def __init__(self, url: URL | str) -> None:
+    def __init__(self, url: URL | DbUrl | str) -> None:
         try:
-            parsed = sa.make_url(url) if isinstance(url, str) else url
-        except (sa.exc.ArgumentError, ValueError):  # ValueError: e.g. a port that is no number
+            if isinstance(url, str):
+                parsed = dburl.parse(url)
+            elif isinstance(url, DbUrl):
+                parsed = url
+            else:
+                parsed = DbUrl.from_sqlalchemy(url)
+        except ValueError:  # e.g. a port that is no number
             raise ConfigurationError(
                 f"DATABASE_URL is not a valid database URL; expected {ACCEPTED_FORMS}."
             ) from None
@@ -69,15 +82,22 @@ class UrlCredentials:
                 f"DATABASE_URL must point at PostgreSQL, not {backend[:40]!r}; expected "
                 f"{ACCEPTED_FORMS}."
             )
-        self._url = parsed.set(drivername=DRIVER)
-        redact.register_url(self._url)  # the password, and ?password= / ?sslpassword=
+        self._target = parsed.set(drivername=DRIVER)
+        self._url: URL | None = None
+        # the password, and ?password= / ?sslpassword= (`register_url` reads only those parts)
+        redact.register_url(cast("URL", self._target))
 
     def url(self) -> URL:
+        if self._url is None:
+            self._url = self._target.to_sqlalchemy()
         return self._url
 
+    def target(self) -> DbUrl:
+        """The same target without SQLAlchemy (the fast path)."""
+        return self._target
+
     def password(self) -> str | None:
-        password = self._url.password
-        return password if isinstance(password, str) else None
+        return self._target.password
 
     def refresh(self) -> bool:
         return False
@@ -92,6 +112,9 @@ def make_engine(source: CredentialSource, settings: Settings) -> Engine:
     `hide_parameters`: a failed statement's error text (and so any logged traceback) does not
     carry its bound values (history rows, values in revisions).
     """
+    import sqlalchemy as sa
+    from sqlalchemy.pool import NullPool
+
     target = source.url().set(password=None)
     connect_args: dict[str, Any] = {
         "connect_timeout": settings.connect_timeout_s,
@@ -118,6 +141,10 @@ def connect(engine: Engine, source: CredentialSource) -> Connection:
 
     Raises `AuthenticationFailed`, `TlsError` or `DatabaseUnavailable` (`core.driver_errors`).
     """
+    import sqlalchemy as sa
+
+    from runner.core.driver_errors import Failure, classify, connect_error
+
     where = redact.safe_url(engine.url)
     try:
         return engine.connect()

@@ -2,12 +2,15 @@
 
 Most invocations find nothing to do. When the bundle carries a `manifest.json` (written by
 `runner.bundle.build` next to `alembic.ini`, with the heads and the sha256 of every revision file),
-one `psycopg2` connection and one query, `SELECT version_num FROM alembic_version`, tell
-whether the database is exactly at the bundle's heads. If it is, the answer is the engine's
-own no-op result, without importing Alembic or loading a single revision script. In every
-other case (no manifest, a manifest that does not match the files, a database behind, ahead,
-empty, on other heads, any error at all) `try_fast` returns None and the caller runs the
-engine, which takes the lock and does the full work. The fast path never writes.
+one `psycopg2` connection and one query tell whether the database is exactly at the bundle's
+heads and, for `upgrade`, whether every applied revision's last recorded checksum is the one
+its file has now (the check `integrity.validate.refuse_changed` makes under the lock). If both
+hold, the answer is the engine's own no-op result, without importing Alembic or SQLAlchemy or
+loading a single revision script. In every other case (no manifest, a manifest that does not
+match the files, a database behind, ahead, empty, on other heads, an edited revision, a history
+table that is missing or older than the checksums, `allow_changed` in the request, any error at
+all) `try_fast` returns None and the caller runs the engine, which takes the lock and does the
+full work. The fast path never writes.
 
 Seam for validation ([integrity]): `SLOW_PATH_CHECKS` holds callables that get the manifest and
 the request and return True when the full engine must run (e.g. validation that needs more
@@ -32,6 +35,21 @@ from runner.core.settings import Settings
 
 FAST_COMMANDS = frozenset({"upgrade", "current"})
 VERSION_SQL = "SELECT version_num FROM alembic_version"
+# `integrity.validate`: the rows that say "this file, with this checksum, is what the database
+# has", and what counts as applied (`core.history_table.APPLIED`). Spelled out here, not
+# imported, because those modules import SQLAlchemy; tests/perf/test_fastpath.py keeps them equal.
+HISTORY_TABLE = "aurora_migrations_history"
+CHECKSUMMED = ("up", "stamp", "baseline", "accept")
+APPLIED = "status = 'applied'"
+# `upgrade`: the version rows and the last recorded checksum of every revision, in one round
+# trip. A missing or older history table (no status, no checksum) fails it: the engine answers.
+STATE_SQL = (
+    "SELECT 'version', version_num, NULL FROM alembic_version UNION ALL"
+    " (SELECT DISTINCT ON (revision) 'checksum', revision, checksum"
+    f" FROM {HISTORY_TABLE} WHERE {APPLIED} AND checksum IS NOT NULL"
+    f" AND direction IN ({', '.join(repr(d) for d in CHECKSUMMED)})"
+    " ORDER BY revision, id DESC)"
+)
 NO_OP_MESSAGE = "Nothing to do: the database is already there."  # the engine's `_summary`
 # (manifest, request) -> True when the full engine must run. See the module docstring.
 SLOW_PATH_CHECKS: list[Callable[[Manifest, Request], bool]] = []
@@ -123,13 +141,33 @@ def try_fast(
         return None
     if request.command == "upgrade" and not _means_heads(request.revision, manifest):
         return None
+    if request.allow_changed:  # accepting an edit writes an `accept` row: the engine's job
+        return None
     if any(check(manifest, request) for check in SLOW_PATH_CHECKS):
         return None
     started = time.monotonic()
-    current = _read_version_rows(settings, source_factory)
-    if current is None or sorted(current) != sorted(manifest.heads):
+    upgrade = request.command == "upgrade"
+    rows = _query(STATE_SQL if upgrade else VERSION_SQL, settings, source_factory)
+    if rows is None:
+        return None
+    if upgrade:
+        current = [str(rev) for kind, rev, _ in rows if kind == "version"]
+        recorded = {str(rev): str(digest) for kind, rev, digest in rows if kind == "checksum"}
+    else:
+        current, recorded = [str(row[0]) for row in rows], {}
+    if sorted(current) != sorted(manifest.heads) or edited(recorded, manifest):
         return None
     return _result(request, sorted(current), list(manifest.heads), started)
+
+
+def edited(recorded: dict[str, str], manifest: Manifest) -> list[str]:
+    """Revisions whose last recorded checksum is not their file's (`validate.changed`).
+
+    At the heads every revision of the manifest is applied; recorded revisions the code does
+    not have are `validate`'s business, not upgrade's, as in the engine."""
+    return sorted(
+        rev for rev, digest in recorded.items() if manifest.checksums.get(rev, digest) != digest
+    )
 
 
 def _means_heads(revision: str | None, manifest: Manifest) -> bool:
@@ -138,22 +176,29 @@ def _means_heads(revision: str | None, manifest: Manifest) -> bool:
     return expression == "heads" or (expression == "head" and len(manifest.heads) == 1)
 
 
-def _read_version_rows(settings: Settings, source_factory: Callable[[], Any]) -> list[str] | None:
-    """The version rows on a kept (or new) connection; None on any failure (the engine decides)."""
+def _query(
+    sql: str, settings: Settings, source_factory: Callable[[], Any]
+) -> list[tuple[Any, ...]] | None:
+    """`sql`'s rows on the kept (or a new) connection; None on any failure (the engine decides).
+
+    A kept connection that fails gets one fresh retry (it may have died while the function was
+    frozen); a statement error (no history table, an older one) keeps it and falls back."""
     global _connection
     import psycopg2
 
-    for attempt in (1, 2):  # a kept connection may have died while the function was frozen
+    attempts = (True, False) if _usable(_connection) else (False,)
+    for reuse in attempts:
         try:
-            if _connection is None or _connection.closed:
+            if not reuse:
+                forget_connection()
                 _connection = _connect(settings, source_factory)
             with _connection.cursor() as cursor:
-                cursor.execute(VERSION_SQL)
-                return [str(row[0]) for row in cursor.fetchall()]
-        except psycopg2.Error:
+                cursor.execute(sql)
+                return list(cursor.fetchall())
+        except (psycopg2.OperationalError, psycopg2.InterfaceError):
             forget_connection()
-            if attempt == 2:
-                return None
+        except psycopg2.Error:
+            return None
         except Exception:  # anything unexpected: the engine runs and reports it properly
             _log.debug("fast path failed", exc_info=True)
             forget_connection()
@@ -161,29 +206,42 @@ def _read_version_rows(settings: Settings, source_factory: Callable[[], Any]) ->
     return None
 
 
+def _usable(connection: Any) -> bool:
+    """Open and idle: never reuse a connection inside a transaction (or a broken one)."""
+    if connection is None or connection.closed:
+        return False
+    from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+    return bool(connection.info.transaction_status == TRANSACTION_STATUS_IDLE)
+
+
 def _connect(settings: Settings, source_factory: Callable[[], Any]) -> Any:
-    """One psycopg2 connection with the engine's parameters (`runner.core.database.make_engine`)."""
+    """One psycopg2 connection with the engine's parameters (`runner.core.database.make_engine`).
+
+    The target comes from the source's `target()` (no SQLAlchemy); a source without one (none
+    the handler makes) gives its SQLAlchemy `url()`, which has the same parts."""
     global _source
     import psycopg2
 
     from runner.core import redact
-    from runner.core.database import APPLICATION_NAME
-    from runner.core.session import KEEPALIVES
+    from runner.core.database import APPLICATION_NAME, KEEPALIVES
 
     if _source is None:
         _source = source_factory()
-    url = _source.url()
+    target = _source.target() if hasattr(_source, "target") else _source.url()
+    if any(not isinstance(value, str) for value in target.query.values()):
+        raise ValueError("a repeated query parameter: left to the engine")
     password = _source.password()
     redact.register(password)
     params: dict[str, Any] = {
-        "host": url.host,
-        "port": url.port,
-        "dbname": url.database,
-        "user": url.username,
+        "host": target.host,
+        "port": target.port,
+        "dbname": target.database,
+        "user": target.username,
         "connect_timeout": settings.connect_timeout_s,
         "application_name": APPLICATION_NAME,
         **KEEPALIVES,
-        **{k: v for k, v in url.query.items() if isinstance(v, str)},
+        **target.query,
         **_source.connect_args(),
     }
     if password is not None:

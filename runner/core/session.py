@@ -16,13 +16,6 @@ from sqlalchemy.engine import Connection
 from runner.core.lock import HELD_SQL
 from runner.core.settings import Settings
 
-# libpq TCP keepalives for every runner connection: a dead peer is noticed within ~1 minute.
-KEEPALIVES = {
-    "keepalives": 1,
-    "keepalives_idle": 30,
-    "keepalives_interval": 10,
-    "keepalives_count": 3,
-}
 CLIENT_CHECK_INTERVAL_MS = 1000
 
 

@@ -34,7 +34,13 @@ TWO_HEADS = [
     Rev("0002", "0001", "op.execute('CREATE TABLE b (id int)')"),
     Rev("0003", "0001", "op.execute('CREATE TABLE c (id int)')"),
 ]
-IGNORED = {"duration_ms", "lock_wait_ms"}  # timings differ; the fast path waits for no lock
+IGNORED = {"duration_ms", "lock_wait_ms"}
+# The history columns both paths must agree on (ids, times, run ids and pids differ).
+# (to_jsonb: an older table has no status or checksum column.)
+HISTORY_ROWS = (
+    "SELECT revision, direction, to_jsonb(h)->>'status', to_jsonb(h)->>'checksum'"
+    " FROM aurora_migrations_history h ORDER BY id"
+)  # timings differ; the fast path waits for no lock
 
 
 def write_manifest(ini: Path) -> Path:
@@ -93,12 +99,24 @@ class Side:
         engine.dispose()
 
     def state(self) -> tuple[object, ...]:
+        """The version rows, the tables and the history rows (what a run may have written)."""
         tables = rows(
             self.url, "SELECT tablename FROM pg_tables WHERE schemaname='public' ORDER BY 1"
         )
+        history = None
+        if ("aurora_migrations_history",) in tables:
+            history = rows(self.url, HISTORY_ROWS)
         if ("alembic_version",) not in tables:
-            return (None, tables)
-        return (rows(self.url, "SELECT version_num FROM alembic_version ORDER BY 1"), tables)
+            return (None, tables, history)
+        versions = rows(self.url, "SELECT version_num FROM alembic_version ORDER BY 1")
+        return (versions, tables, history)
+
+    def edit(self, revision: str) -> None:
+        """Edit a revision's file (a comment); the fast side's manifest is rebuilt to match."""
+        changed = next((self.ini.parent / "tree" / "versions").glob(f"{revision}_*.py"))
+        changed.write_text(changed.read_text() + "\n# edited after it was applied\n")
+        if (self.ini.parent / "manifest.json").exists():
+            write_manifest(self.ini)
 
 
 @pytest.fixture
@@ -138,7 +156,25 @@ AT = "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); "
 UPGRADE = {"command": "upgrade"}
 
 
+def applied(fast: Side, engine: Side) -> None:
+    """Both databases upgraded to head by the engine (so the history records checksums)."""
+    assert both(fast, engine, [], UPGRADE)["after"] == ["0002"]
+    assert not fast.fast
+
+
 def test_no_op_at_head_is_answered_by_the_fast_path_with_the_engines_result(sides: Any) -> None:
+    fast, engine = sides(LINEAR)
+    applied(fast, engine)
+    history = fast.state()[2]
+    result = both(fast, engine, [], UPGRADE)
+    assert fast.fast, "the no-op at head should not have loaded the engine"
+    assert result["applied"] == [] and result["before"] == result["after"] == ["0002"]
+    assert result["message"] == fastpath.NO_OP_MESSAGE
+    assert fast.state()[2] == history  # nothing written
+
+
+def test_at_head_without_a_history_table_takes_the_engine(sides: Any) -> None:
+    """Stamped by bare Alembic: no checksums to compare, so the fast path does not answer."""
     fast, engine = sides(LINEAR)
     setup = [
         "CREATE TABLE a (id int); CREATE TABLE b (id int); "
@@ -146,11 +182,71 @@ def test_no_op_at_head_is_answered_by_the_fast_path_with_the_engines_result(side
         + "INSERT INTO alembic_version VALUES ('0002')"
     ]
     result = both(fast, engine, setup, UPGRADE)
-    assert fast.fast, "the no-op at head should not have loaded the engine"
-    assert result["applied"] == [] and result["before"] == result["after"] == ["0002"]
-    assert result["message"] == fastpath.NO_OP_MESSAGE
-    # nothing written: no history table, no extra rows
+    assert not fast.fast and result["message"] == fastpath.NO_OP_MESSAGE
     assert ("aurora_migrations_history",) not in fast.state()[1]
+
+
+def test_a_revision_edited_after_it_was_applied_is_refused_on_both_paths(sides: Any) -> None:
+    """The counterexample: at head, the manifest matches the edited file, the history does not."""
+    fast, engine = sides(LINEAR)
+    applied(fast, engine)
+    fast.edit("0001")
+    engine.edit("0001")
+    assert both(fast, engine, [], UPGRADE) == "ChangedRevision"
+    assert not fast.fast
+
+
+def test_an_accepted_edit_is_recorded_on_both_paths_and_then_fast(sides: Any) -> None:
+    fast, engine = sides(LINEAR)
+    applied(fast, engine)
+    fast.edit("0002")
+    engine.edit("0002")
+    result = both(fast, engine, [], {"command": "upgrade", "allow_changed": ["0002"]})
+    assert not fast.fast and result["actions"] == [
+        "accepted the edited file of 0002 (allow_changed)"
+    ]
+    # the `accept` row now carries the file's checksum: the next no-op is fast again
+    both(fast, engine, [], UPGRADE)
+    assert fast.fast
+
+
+def test_allow_changed_takes_the_engine_even_with_nothing_edited(sides: Any) -> None:
+    fast, engine = sides(LINEAR)
+    applied(fast, engine)
+    both(fast, engine, [], {"command": "upgrade", "allow_changed": ["0001"]})
+    assert not fast.fast
+
+
+def test_a_failed_row_with_another_checksum_does_not_count(sides: Any) -> None:
+    """Only applied rows record what the database has, as in `validate.changed`."""
+    fast, engine = sides(LINEAR)
+    applied(fast, engine)
+    setup = [
+        "INSERT INTO aurora_migrations_history (run_id, command, revision, description,"
+        " direction, duration_ms, status, checksum) VALUES"
+        " ('r', 'upgrade', '0002', 'x', 'up', 0, 'failed', 'feed')"
+    ]
+    both(fast, engine, setup, UPGRADE)
+    assert fast.fast
+
+
+def test_an_older_history_table_takes_the_engine_without_error(sides: Any) -> None:
+    """A history table from before [integrity] (no status, no checksum): the engine answers."""
+    fast, engine = sides(LINEAR)
+    setup = [
+        "CREATE TABLE a (id int); CREATE TABLE b (id int); "
+        + AT
+        + "INSERT INTO alembic_version VALUES ('0002'); "
+        "CREATE TABLE aurora_migrations_history (id BIGSERIAL PRIMARY KEY, run_id TEXT NOT NULL,"
+        " command TEXT NOT NULL, revision TEXT NOT NULL, description TEXT NOT NULL,"
+        " direction TEXT NOT NULL, duration_ms INTEGER NOT NULL,"
+        " applied_at TIMESTAMPTZ NOT NULL DEFAULT now(), request_id TEXT); "
+        "INSERT INTO aurora_migrations_history (run_id, command, revision, description,"
+        " direction, duration_ms) VALUES ('r', 'upgrade', '0001', 'x', 'up', 0),"
+        " ('r', 'upgrade', '0002', 'x', 'up', 0)"
+    ]
+    result = both(fast, engine, setup, UPGRADE)
+    assert not fast.fast and result["message"] == fastpath.NO_OP_MESSAGE
 
 
 def test_current_at_head_is_answered_by_the_fast_path(sides: Any) -> None:
@@ -196,12 +292,9 @@ def test_database_ahead_is_refused_on_both_paths(sides: Any) -> None:
 
 def test_multiple_heads_at_heads_is_fast_and_equal(sides: Any) -> None:
     fast, engine = sides(TWO_HEADS)
-    setup = [
-        "CREATE TABLE a (id int); CREATE TABLE b (id int); CREATE TABLE c (id int); "
-        + AT
-        + "INSERT INTO alembic_version VALUES ('0002'), ('0003')"
-    ]
-    result = both(fast, engine, setup, {"command": "upgrade", "revision": "heads"})
+    heads = {"command": "upgrade", "revision": "heads"}
+    both(fast, engine, [], heads)
+    result = both(fast, engine, [], heads)
     assert fast.fast and result["after"] == ["0002", "0003"]
 
 
@@ -287,7 +380,7 @@ def test_warm_invocations_reuse_the_connection_and_survive_its_loss(
     sides: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fast, _ = sides(LINEAR)
-    fast.sql("CREATE TABLE a (id int); " + AT + "INSERT INTO alembic_version VALUES ('0002')")
+    fast.call(UPGRADE)  # the engine applies both revisions
     monkeypatch.setenv("DATABASE_URL", fast.url.render_as_string(hide_password=False))
     monkeypatch.setenv("ALEMBIC_CONFIG", str(fast.ini))
     handler.reset_engine()
@@ -304,5 +397,48 @@ def test_warm_invocations_reuse_the_connection_and_survive_its_loss(
         result = handler.handler(UPGRADE, None)
         assert result["after"] == ["0002"] and handler._engine is None
         assert fastpath._connection is not kept
+    finally:
+        handler.reset_engine()
+
+
+def test_the_fast_paths_checksum_query_reads_what_validate_reads() -> None:
+    """The fast path spells the history query out (no SQLAlchemy); it must not drift."""
+    from runner.core import history_table
+    from runner.integrity import validate
+
+    assert fastpath.CHECKSUMMED == validate.CHECKSUMMED
+    assert fastpath.APPLIED == history_table.APPLIED
+    assert fastpath.HISTORY_TABLE == history_table.TABLE
+
+
+def test_after_the_engine_ran_warm_no_ops_are_fast_and_hold_nothing_between_invocations(
+    sides: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm function that applied revisions answers the next no-op on the kept connection,
+    which sits idle (no transaction) and holds no lock while the function is frozen."""
+    fast, _ = sides(LINEAR)
+    monkeypatch.setenv("DATABASE_URL", fast.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("ALEMBIC_CONFIG", str(fast.ini))
+    handler.reset_engine()
+    try:
+        assert [a["revision"] for a in handler.handler(UPGRADE, None)["applied"]] == [
+            "0001",
+            "0002",
+        ]
+        assert handler._engine is not None
+
+        def no_engine(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("a warm no-op at head should not run the engine")
+
+        monkeypatch.setattr(handler._engine, "run", no_engine)
+        for _ in range(2):
+            assert handler.handler(UPGRADE, None)["message"] == fastpath.NO_OP_MESSAGE
+        sessions = rows(
+            fast.url,
+            "SELECT a.state, (SELECT count(*) FROM pg_locks l WHERE l.pid = a.pid"
+            " AND l.locktype = 'advisory') FROM pg_stat_activity a"
+            " WHERE a.application_name = 'aurora-migrate'",
+        )
+        assert sessions == [("idle", 0)], "one kept connection, idle, holding no lock"
     finally:
         handler.reset_engine()
