@@ -79,6 +79,7 @@ class _Run:
     blockers: BlockerWatch | None = None
     retries: list[dict[str, Any]] = field(default_factory=list)
     who: checksums.RunBy | None = None
+    runner_version: str = ""  # read once per run: every row of the run records it
     running_row: int | None = None  # the history row of the step in flight, marked `running`
 
     def row(self, **values: Any) -> dict[str, Any]:
@@ -89,7 +90,7 @@ class _Run:
             "run_id": self.run_id,
             "command": self.request.command,
             "request_id": who.request_id,
-            "runner_version": checksums.runner_version(),
+            "runner_version": self.runner_version,
             "run_by": who.run_by,
             "function_arn": who.function_arn,
             **values,
@@ -124,6 +125,7 @@ class MigrationEngine:
         """
         run = _Run(request, str(uuid.uuid4()), request_id, remaining_ms, progress)
         run.who = checksums.run_by(function_arn=function_arn, request_id=request_id)
+        run.runner_version = checksums.runner_version()
         log_event(
             "run.start",
             command=request.command,
