@@ -566,7 +566,7 @@ class MigrationEngine:
         finally:
             watch.close()
             if run.blockers:
-                run.blockers.stop()
+                run.blockers.close()
 
     def _blocker_watch(self, conn: Connection) -> BlockerWatch | None:
         """A watch for sessions blocking this connection, looking twice per lock_timeout."""
