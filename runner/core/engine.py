@@ -80,7 +80,10 @@ class _Run:
     retries: list[dict[str, Any]] = field(default_factory=list)
     who: checksums.RunBy | None = None
     runner_version: str = ""  # read once per run: every row of the run records it
-    running_row: int | None = None  # the history row of the step in flight, marked `running`
+    running_row: int | None = None  # the `running` row of the step in flight (or up next)
+    committing: int | None = None  # the row turned `applied`, until the revision commits
+    up_next: Any = None  # the step after the one in flight, if any
+    lock_held: bool = True  # as last checked, in the transaction before the next revision
 
     def row(self, **values: Any) -> dict[str, Any]:
         """The columns every history row of this run shares, plus `values`."""
@@ -538,14 +541,18 @@ class MigrationEngine:
         watch = run.watch = TransactionWatch(conn)
 
         def guarded(rev: Any, context: MigrationContext) -> Iterator[Any]:
-            for step in steps:
-                self._between_steps(run, conn)
-                if not self._time_left(run, step):
-                    run.stopped_early = True
+            for position, step in enumerate(steps, 1):
+                self._settle(run, conn)
+                if run.stopped_early:  # the time guard, asked before the previous commit
                     return
-                run.in_flight, run.step_started = step, time.monotonic()
-                self._mark_running(run, conn, step, direction)
-                self._between_steps(run, conn)  # the lock check, in the revision's transaction
+                run.in_flight = step
+                run.up_next = steps[position] if position < len(steps) else None
+                if run.running_row is None:  # this attempt's first step: its row on its own
+                    if not self._time_left(run, step):
+                        run.stopped_early, run.in_flight = True, None
+                        return
+                    self._mark_running(run, conn, step, direction)
+                run.step_started = time.monotonic()
                 run.phase = "applying"
                 log_event("step.start", revision=step.revision, direction=direction)
                 _tell(run, Progress(STEP_START, step.revision, step.description, direction))
@@ -553,7 +560,7 @@ class MigrationEngine:
                 if run.blockers:
                     run.blockers.start()
                 yield step.step
-            self._between_steps(run, conn)
+            self._settle(run, conn)
             run.in_flight = None
 
         try:
@@ -578,65 +585,76 @@ class MigrationEngine:
     def _mark_running(
         self, run: _Run, conn: Connection, step: revisions.Step, direction: str
     ) -> None:
-        """The step's history row, `running`, committed before the revision starts: if the
-        run dies mid-step, `repair` finds it. A refused write stops the run before the step."""
+        """The first step's history row, `running`, committed before the revision starts (every
+        later step's commits with the revision before it, see `_recorder`): if the run dies
+        mid-step, `repair` finds it. The session limits and the lock check go in the same round
+        trip; the row is written only under the lock. A refused write stops the run before the
+        step."""
         run.phase = "recording the revision as running in the history table"
-        checksum = checksums.revision_checksum(self.script, step.revision)
+        sql, params = history_table.step_sql(
+            condition=lock.HELD, finished=None, running=self._running_row(run, step, direction)
+        )
         try:
-            run.running_row = history_table.insert(
-                conn,
-                **run.row(
-                    revision=step.revision,
-                    description=step.description,
-                    direction=direction,
-                    duration_ms=0,
-                    status="running",
-                    checksum=checksum,
-                ),
-            )
-            conn.commit()
+            row = session.apply_then(conn, self.settings, sql, params)
         except sa.exc.DBAPIError as exc:
             if driver_errors.classify(exc) is Failure.CONNECTION_LOST:
                 raise
             raise self._history_write_failed(step.revision, exc, ran=False) from None
+        if row is None:
+            raise self._lock_lost(run, "between revisions")
+        run.running_row = int(row)
+        conn.commit()
+
+    def _running_row(self, run: _Run, step: revisions.Step, direction: str) -> dict[str, Any]:
+        return run.row(
+            revision=step.revision,
+            description=step.description,
+            direction=direction,
+            duration_ms=0,
+            status="running",
+            checksum=checksums.revision_checksum(self.script, step.revision),
+        )
 
     def _mark_failed(self, run: _Run, conn: Connection, exc: BaseException) -> None:
         """After the rollback, on the same connection (it still holds the lock): the step's
-        row becomes `failed`, with the scrubbed error. Nothing to do if the connection is gone;
-        the row stays `running` and `repair` reports it."""
-        row, run.running_row = run.running_row, None
-        if row is None or driver_errors.classify(exc) is Failure.CONNECTION_LOST:
+        row becomes `failed`, with the scrubbed error; so does the row of a revision whose
+        commit failed. Nothing to do if the connection is gone; the row stays `running` and
+        `repair` reports it."""
+        rows = [r for r in (run.committing, run.running_row) if r is not None]
+        run.running_row = run.committing = None
+        if not rows or driver_errors.classify(exc) is Failure.CONNECTION_LOST:
             return
         error = (
             exc.message if isinstance(exc, AuroraMigrationsError) else driver_errors.message(exc)
         )
         try:
             conn.rollback()
-            history_table.fail(
-                conn, row, duration_ms=_ms_since(run.step_started), error=redact.clean(error)
-            )
+            for row in rows:
+                history_table.fail(
+                    conn, row, duration_ms=_ms_since(run.step_started), error=redact.clean(error)
+                )
             conn.commit()
         except sa.exc.SQLAlchemyError as failed:
             log_event(
                 "history.failed_row_not_written",
                 level=logging.WARNING,
-                history_row=row,
+                history_row=rows[-1],
                 error=driver_errors.message(failed),
             )
 
-    def _between_steps(self, run: _Run, conn: Connection) -> None:
-        """Before each revision and after the last: settle the record, check the lock.
+    def _settle(self, run: _Run, conn: Connection) -> None:
+        """Before each revision and after the last: settle the record, act on the lock check.
 
         A revision that committed the migration transaction itself leaves its version row and
-        history row in a transaction Alembic will not commit; commit it now, so the database
-        records exactly what took effect. Then re-apply the session limits and make sure the
-        lock is still ours, in the transaction the next revision will use.
+        history rows in a transaction Alembic will not commit; commit it now, so the database
+        records exactly what took effect. The lock was checked (and the session limits
+        re-applied) in the transaction that just committed: if it was gone, stop here.
         """
         if conn.in_transaction():
             run.phase = "committing the record of the previous revision"
             conn.commit()
-        run.phase = "checking the migration lock"
-        if not session.apply_and_check_lock(conn, self.settings):
+        run.committing = None
+        if not run.lock_held:
             raise self._lock_lost(run, "between revisions")
 
     def _recorder(self, run: _Run, direction: str) -> Callable[..., None]:
@@ -663,15 +681,27 @@ class MigrationEngine:
             assert ctx.connection is not None
             run.phase = "recording the revision in the history table"
             assert run.running_row is not None
-            try:
-                history_table.finish(ctx.connection, run.running_row, duration_ms=duration)
+            up_next: revisions.Step | None = run.up_next
+            if up_next is not None and not self._time_left(run, up_next):
+                run.stopped_early, up_next = True, None
+            sql, params = history_table.step_sql(
+                condition=lock.HELD,
+                finished=(run.running_row, duration),
+                running=self._running_row(run, up_next, direction) if up_next else None,
+            )
+            try:  # the session limits, this row `applied`, the lock check, the next row
+                answer = session.apply_then(ctx.connection, self.settings, sql, params)
             except sa.exc.DBAPIError as exc:
                 if driver_errors.classify(exc) is Failure.CONNECTION_LOST:
                     raise
                 raise self._history_write_failed(planned.revision, exc, ran=True) from None
+            run.committing = run.running_row
+            if up_next is None:
+                run.running_row, run.lock_held = None, bool(answer)
+            else:
+                run.running_row, run.lock_held = answer, answer is not None
             run.applied.append(applied)
             run.in_flight = None
-            run.running_row = None
             run.phase = "committing the revision"
             log_event(
                 "step",
@@ -692,8 +722,8 @@ class MigrationEngine:
     ) -> HistoryWriteFailed:
         said = driver_errors.message(exc)
         what = (
-            f"Revision {revision} ran, but its row in {history_table.TABLE} could not be "
-            f"written: {said}. The revision's transaction was rolled back."
+            f"Revision {revision} ran, but {history_table.TABLE} could not record it: "
+            f"{said}. The revision's transaction was rolled back."
             if ran
             else f"Revision {revision} did not run: its row in {history_table.TABLE} could "
             f"not be written before it: {said}."

@@ -32,6 +32,8 @@ HELD_SQL = (
     " AND objsubid = 1 AND granted)"
 )
 
+HELD = f"({HELD_SQL})"  # the same, as an SQL boolean for a WHERE clause
+
 
 def acquire(conn: Connection, *, wait_s: float, on_wait: Callable[[], None] | None = None) -> int:
     """Take the lock on `conn`, waiting up to `wait_s`; returns how long we waited, in ms.

@@ -11,6 +11,8 @@ makes the server notice a vanished client during a long statement instead of aft
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.engine import Connection
 
 from runner.core.lock import HELD_SQL
@@ -49,3 +51,9 @@ def apply_and_check_lock(conn: Connection, settings: Settings) -> bool:
     Runs inside the transaction the next revision will use, so a revision cannot undo it.
     """
     return bool(conn.exec_driver_sql(f"{settings_sql(settings)}; {HELD_SQL}").scalar())
+
+
+def apply_then(conn: Connection, settings: Settings, sql: str, params: dict[str, Any]) -> Any:
+    """Re-apply the limits, then run `sql` (driver-level, `%(name)s` parameters): one round
+    trip. Returns the first value `sql` returns, or None when it returns no row."""
+    return conn.exec_driver_sql(f"{settings_sql(settings)}; {sql}", params).scalar()
