@@ -281,7 +281,7 @@ class MigrationEngine:
         """Record a revision as applied without running it, if the schema is what it describes."""
         assert run.request.revision is not None
         expected = drift.load_expected(self.settings.alembic_ini)
-        with self._locked(run) as (conn, lock_wait_ms):
+        with self._locked(run) as (conn, lock_wait_ms, _):
             done = baseline.baseline(
                 conn,
                 self.script,
@@ -325,7 +325,7 @@ class MigrationEngine:
                 findings=found,
                 message=_found(found, "no run left anything behind"),
             )
-        with self._locked(run) as (conn, lock_wait_ms):
+        with self._locked(run) as (conn, lock_wait_ms, _):
             current = revisions.current_heads(conn)
             report = repair.inspect(conn, self.script)
             conn.commit()
@@ -342,23 +342,38 @@ class MigrationEngine:
         )
 
     @contextmanager
-    def _locked(self, run: _Run) -> Iterator[tuple[Connection, int]]:
-        """A connection holding the migration lock, for baseline and repair; released after.
+    def _locked(
+        self, run: _Run, *, confirm: bool = True, tell: bool = False
+    ) -> Iterator[tuple[Connection, int, list[str]]]:
+        """A connection holding the migration lock, how long the lock took (ms) and the heads
+        read under it; the lock is released after. Every mutating command runs in one.
 
-        A wrong `confirm` is refused at once and again under the lock, as for downgrade."""
+        With `confirm`, a wrong `confirm` is refused at once, not after the lock wait, and
+        again under the lock: another run may have moved the database. With `tell`, the
+        progress callback hears of the lock wait."""
         try:
             with self._connection() as conn:
                 run.phase = "preparing the session"
                 session.apply(conn, self.settings)
                 conn.commit()
-                self._check_confirm(run.request, revisions.current_heads(conn))
-                conn.rollback()
+                if confirm:
+                    run.phase = "reading the current revision"
+                    self._check_confirm(run.request, revisions.current_heads(conn))
+                    conn.rollback()
                 run.phase = "waiting for the migration lock"
-                lock_wait_ms = lock.acquire(conn, wait_s=self.settings.lock_wait_s)
-                self._check_confirm(run.request, revisions.current_heads(conn))
+                wait_s = self.settings.lock_wait_s
+                waiting = Progress(LOCK_WAITING, wait_limit_s=wait_s)
+                on_wait = (lambda: _tell(run, waiting)) if tell else None
+                lock_wait_ms = lock.acquire(conn, wait_s=wait_s, on_wait=on_wait)
+                if tell:
+                    _tell(run, Progress(LOCK_ACQUIRED, waited_ms=lock_wait_ms))
+                run.phase = "reading the current revision"
+                before = revisions.current_heads(conn)
                 conn.commit()
+                if confirm:
+                    self._check_confirm(run.request, before)
                 run.phase = f"running {run.request.command}"
-                yield conn, lock_wait_ms
+                yield conn, lock_wait_ms, before
                 run.phase = "releasing the migration lock"
                 if not lock.release(conn):
                     raise self._lock_lost(run, "when the run released it")
@@ -382,52 +397,24 @@ class MigrationEngine:
         """Lock, plan, apply, record - all on one connection, which also holds the lock."""
         target = run.request.revision or "head"
         accepted: list[str] = []
-        try:
-            with self._connection() as conn:
-                run.phase = "preparing the session"
-                session.apply(conn, self.settings)
-                conn.commit()
-                run.blockers = self._blocker_watch(conn)
-                if direction != "up":  # refuse a wrong confirm at once, not after the lock wait
-                    run.phase = "reading the current revision"
-                    self._check_confirm(run.request, revisions.current_heads(conn))
-                    conn.rollback()
-                run.phase = "waiting for the migration lock"
-                lock_wait_ms = lock.acquire(
-                    conn,
-                    wait_s=self.settings.lock_wait_s,
-                    on_wait=lambda: _tell(
-                        run, Progress(LOCK_WAITING, wait_limit_s=self.settings.lock_wait_s)
-                    ),
+        locked = self._locked(run, confirm=direction != "up", tell=True)
+        with locked as (conn, lock_wait_ms, before):
+            run.blockers = self._blocker_watch(conn)
+            if direction == "up":  # no upgrade over a revision edited after it was applied
+                run.phase = "comparing the applied revisions' checksums"
+                accepted = validate.refuse_changed(
+                    conn, self.script, run.request.allow_changed, run.row
                 )
-                _tell(run, Progress(LOCK_ACQUIRED, waited_ms=lock_wait_ms))
-                run.phase = "reading the current revision"
-                before = revisions.current_heads(conn)
                 conn.commit()
-                if direction != "up":  # and again under the lock: another run may have moved it
-                    self._check_confirm(run.request, before)
-                else:  # no upgrade over a revision edited after it was applied, unless allowed
-                    run.phase = "comparing the applied revisions' checksums"
-                    accepted = validate.refuse_changed(
-                        conn, self.script, run.request.allow_changed, run.row
-                    )
-                    conn.commit()
-                steps = self._plan(direction, target, before)
-                if steps:  # a refused or empty request leaves the database exactly as it was
-                    run.phase = "creating the history table"
-                    history_table.ensure(conn)
-                    conn.commit()
-                    self._apply(run, conn, steps, direction)
-                run.phase = "reading the final revision"
-                after = revisions.current_heads(conn)
+            steps = self._plan(direction, target, before)
+            if steps:  # a refused or empty request leaves the database exactly as it was
+                run.phase = "creating the history table"
+                history_table.ensure(conn)
                 conn.commit()
-                run.phase = "releasing the migration lock"
-                if not lock.release(conn):
-                    raise self._lock_lost(run, "when the run released it")
-        except AuroraMigrationsError:
-            raise
-        except Exception as exc:
-            raise self._failure(run, exc) from None
+                self._apply(run, conn, steps, direction)
+            run.phase = "reading the final revision"
+            after = revisions.current_heads(conn)
+            conn.commit()
         done = {a.revision for a in run.applied}
         remaining = [s.revision for s in steps if s.revision not in done]
         pending = revisions.pending(self.script, after) if direction == "up" else remaining
