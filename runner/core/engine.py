@@ -81,7 +81,8 @@ class _Run:
     who: checksums.RunBy | None = None
     runner_version: str = ""  # read once per run: every row of the run records it
     running_row: int | None = None  # the `running` row of the step in flight (or up next)
-    committing: int | None = None  # the row turned `applied`, until the revision commits
+    # The step just recorded (its history row, what it did) until its transaction commits.
+    committing: tuple[int, AppliedRevision] | None = None
     up_next: Any = None  # the step after the one in flight, if any
     lock_held: bool = True  # as last checked, in the transaction before the next revision
 
@@ -607,7 +608,8 @@ class MigrationEngine:
         row becomes `failed`, with the scrubbed error; so does the row of a revision whose
         commit failed. Nothing to do if the connection is gone; the row stays `running` and
         `repair` reports it."""
-        rows = [r for r in (run.committing, run.running_row) if r is not None]
+        committing = run.committing[0] if run.committing else None
+        rows = [r for r in (committing, run.running_row) if r is not None]
         run.running_row = run.committing = None
         if not rows or driver_errors.classify(exc) is Failure.CONNECTION_LOST:
             return
@@ -640,7 +642,9 @@ class MigrationEngine:
         if conn.in_transaction():
             run.phase = "committing the record of the previous revision"
             conn.commit()
-        run.committing = None
+        if run.committing is not None:  # committed: now it counts as applied
+            run.applied.append(run.committing[1])
+            run.committing = None
         if not run.lock_held:
             raise self._lock_lost(run, "between revisions")
 
@@ -682,13 +686,12 @@ class MigrationEngine:
                 if driver_errors.classify(exc) is Failure.CONNECTION_LOST:
                     raise
                 raise self._history_write_failed(planned.revision, exc, ran=True) from None
-            run.committing = run.running_row
+            run.committing = (run.running_row, applied)
+            run.in_flight = None  # its COMMIT may still fail, but its own code is done
             if up_next is None:
                 run.running_row, run.lock_held = None, bool(answer)
             else:
                 run.running_row, run.lock_held = answer, answer is not None
-            run.applied.append(applied)
-            run.in_flight = None
             run.phase = "committing the revision"
             log_event(
                 "step",
