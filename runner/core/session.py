@@ -15,7 +15,6 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from runner.core.lock import HELD_SQL
 from runner.core.settings import Settings
 
 # libpq TCP keepalives for every runner connection: a dead peer is noticed within ~1 minute.
@@ -43,14 +42,6 @@ def settings_sql(settings: Settings) -> str:
 def apply(conn: Connection, settings: Settings) -> None:
     """Set the runner's limits on `conn` (in the current transaction; the caller commits)."""
     conn.exec_driver_sql(settings_sql(settings))
-
-
-def apply_and_check_lock(conn: Connection, settings: Settings) -> bool:
-    """Re-apply the limits and report whether the migration lock is still held: one round trip.
-
-    Runs inside the transaction the next revision will use, so a revision cannot undo it.
-    """
-    return bool(conn.exec_driver_sql(f"{settings_sql(settings)}; {HELD_SQL}").scalar())
 
 
 def apply_then(conn: Connection, settings: Settings, sql: str, params: dict[str, Any]) -> Any:
