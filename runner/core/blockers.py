@@ -46,7 +46,12 @@ class Blocker:
 
 
 class BlockerWatch:
-    """While a revision runs, look every `interval_s` for sessions blocking `pid`."""
+    """While a revision runs, look every `interval_s` for sessions blocking `pid`.
+
+    One thread serves the whole run: `start` arms it for a revision and `stop` disarms it
+    (and waits for a look in progress, so `blockers` is final when it returns); `close` ends
+    it. A thread per revision cost more than a small revision's own SQL.
+    """
 
     def __init__(
         self,
@@ -57,28 +62,56 @@ class BlockerWatch:
         self._connect = connect
         self._pid = pid
         self._interval_s = interval_s
-        self._stop = threading.Event()
+        self._state = threading.Condition()
+        self._armed = 0  # the arming this look belongs to; 0 while disarmed
+        self._armings = 0
+        self._closed = False
         self._thread: threading.Thread | None = None
         self.blockers: list[Blocker] = []
 
     def start(self) -> None:
-        self.blockers = []
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._watch, name="blocker-watch", daemon=True)
-        self._thread.start()
+        with self._state:
+            if self._thread is None:
+                self._closed = False  # armed again after `close`: a new thread below
+            self.blockers = []
+            self._armings += 1
+            self._armed = self._armings
+            self._state.notify_all()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._watch, name="blocker-watch", daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        """Disarm; waits (up to 5 s) for a look in progress to finish."""
+        got = self._state.acquire(timeout=5)
+        self._armed = 0
+        if got:
+            self._state.notify_all()
+            self._state.release()
+
+    def close(self) -> None:
+        self.stop()
+        with self._state:
+            self._closed = True
+            self._state.notify_all()
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
 
     def _watch(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            with suppress(Exception):  # best effort: the answer only improves a message
-                found = self._look()
-                if found:
-                    self.blockers = found
+        with self._state:
+            while not self._closed:
+                arming = self._armed
+                if not arming:
+                    self._state.wait()
+                    continue
+                self._state.wait(timeout=self._interval_s)  # woken early by stop/start/close
+                if self._armed != arming or self._closed:
+                    continue
+                with suppress(Exception):  # best effort: the answer only improves a message
+                    found = self._look()  # under the lock: `stop` waits for it
+                    if found:
+                        self.blockers = found
 
     def _look(self) -> list[Blocker]:
         with self._connect() as conn:

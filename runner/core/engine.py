@@ -79,7 +79,12 @@ class _Run:
     blockers: BlockerWatch | None = None
     retries: list[dict[str, Any]] = field(default_factory=list)
     who: checksums.RunBy | None = None
-    running_row: int | None = None  # the history row of the step in flight, marked `running`
+    runner_version: str = ""  # read once per run: every row of the run records it
+    running_row: int | None = None  # the `running` row of the step in flight (or up next)
+    # The step just recorded (its history row, what it did) until its transaction commits.
+    committing: tuple[int, AppliedRevision] | None = None
+    up_next: Any = None  # the step after the one in flight, if any
+    lock_held: bool = True  # as last checked, in the transaction before the next revision
 
     def row(self, **values: Any) -> dict[str, Any]:
         """The columns every history row of this run shares, plus `values`."""
@@ -89,7 +94,7 @@ class _Run:
             "run_id": self.run_id,
             "command": self.request.command,
             "request_id": who.request_id,
-            "runner_version": checksums.runner_version(),
+            "runner_version": self.runner_version,
             "run_by": who.run_by,
             "function_arn": who.function_arn,
             **values,
@@ -124,6 +129,7 @@ class MigrationEngine:
         """
         run = _Run(request, str(uuid.uuid4()), request_id, remaining_ms, progress)
         run.who = checksums.run_by(function_arn=function_arn, request_id=request_id)
+        run.runner_version = checksums.runner_version()
         log_event(
             "run.start",
             command=request.command,
@@ -276,7 +282,7 @@ class MigrationEngine:
         """Record a revision as applied without running it, if the schema is what it describes."""
         assert run.request.revision is not None
         expected = drift.load_expected(self.settings.alembic_ini)
-        with self._locked(run) as (conn, lock_wait_ms):
+        with self._locked(run) as (conn, lock_wait_ms, _):
             done = baseline.baseline(
                 conn,
                 self.script,
@@ -320,7 +326,7 @@ class MigrationEngine:
                 findings=found,
                 message=_found(found, "no run left anything behind"),
             )
-        with self._locked(run) as (conn, lock_wait_ms):
+        with self._locked(run) as (conn, lock_wait_ms, _):
             current = revisions.current_heads(conn)
             report = repair.inspect(conn, self.script)
             conn.commit()
@@ -337,23 +343,38 @@ class MigrationEngine:
         )
 
     @contextmanager
-    def _locked(self, run: _Run) -> Iterator[tuple[Connection, int]]:
-        """A connection holding the migration lock, for baseline and repair; released after.
+    def _locked(
+        self, run: _Run, *, confirm: bool = True, tell: bool = False
+    ) -> Iterator[tuple[Connection, int, list[str]]]:
+        """A connection holding the migration lock, how long the lock took (ms) and the heads
+        read under it; the lock is released after. Every mutating command runs in one.
 
-        A wrong `confirm` is refused at once and again under the lock, as for downgrade."""
+        With `confirm`, a wrong `confirm` is refused at once, not after the lock wait, and
+        again under the lock: another run may have moved the database. With `tell`, the
+        progress callback hears of the lock wait."""
         try:
             with self._connection() as conn:
                 run.phase = "preparing the session"
                 session.apply(conn, self.settings)
                 conn.commit()
-                self._check_confirm(run.request, revisions.current_heads(conn))
-                conn.rollback()
+                if confirm:
+                    run.phase = "reading the current revision"
+                    self._check_confirm(run.request, revisions.current_heads(conn))
+                    conn.rollback()
                 run.phase = "waiting for the migration lock"
-                lock_wait_ms = lock.acquire(conn, wait_s=self.settings.lock_wait_s)
-                self._check_confirm(run.request, revisions.current_heads(conn))
+                wait_s = self.settings.lock_wait_s
+                waiting = Progress(LOCK_WAITING, wait_limit_s=wait_s)
+                on_wait = (lambda: _tell(run, waiting)) if tell else None
+                lock_wait_ms = lock.acquire(conn, wait_s=wait_s, on_wait=on_wait)
+                if tell:
+                    _tell(run, Progress(LOCK_ACQUIRED, waited_ms=lock_wait_ms))
+                run.phase = "reading the current revision"
+                before = revisions.current_heads(conn)
                 conn.commit()
+                if confirm:
+                    self._check_confirm(run.request, before)
                 run.phase = f"running {run.request.command}"
-                yield conn, lock_wait_ms
+                yield conn, lock_wait_ms, before
                 run.phase = "releasing the migration lock"
                 if not lock.release(conn):
                     raise self._lock_lost(run, "when the run released it")
@@ -377,52 +398,24 @@ class MigrationEngine:
         """Lock, plan, apply, record - all on one connection, which also holds the lock."""
         target = run.request.revision or "head"
         accepted: list[str] = []
-        try:
-            with self._connection() as conn:
-                run.phase = "preparing the session"
-                session.apply(conn, self.settings)
-                conn.commit()
-                run.blockers = self._blocker_watch(conn)
-                if direction != "up":  # refuse a wrong confirm at once, not after the lock wait
-                    run.phase = "reading the current revision"
-                    self._check_confirm(run.request, revisions.current_heads(conn))
-                    conn.rollback()
-                run.phase = "waiting for the migration lock"
-                lock_wait_ms = lock.acquire(
-                    conn,
-                    wait_s=self.settings.lock_wait_s,
-                    on_wait=lambda: _tell(
-                        run, Progress(LOCK_WAITING, wait_limit_s=self.settings.lock_wait_s)
-                    ),
+        locked = self._locked(run, confirm=direction != "up", tell=True)
+        with locked as (conn, lock_wait_ms, before):
+            run.blockers = self._blocker_watch(conn)
+            if direction == "up":  # no upgrade over a revision edited after it was applied
+                run.phase = "comparing the applied revisions' checksums"
+                accepted = validate.refuse_changed(
+                    conn, self.script, run.request.allow_changed, run.row
                 )
-                _tell(run, Progress(LOCK_ACQUIRED, waited_ms=lock_wait_ms))
-                run.phase = "reading the current revision"
-                before = revisions.current_heads(conn)
                 conn.commit()
-                if direction != "up":  # and again under the lock: another run may have moved it
-                    self._check_confirm(run.request, before)
-                else:  # no upgrade over a revision edited after it was applied, unless allowed
-                    run.phase = "comparing the applied revisions' checksums"
-                    accepted = validate.refuse_changed(
-                        conn, self.script, run.request.allow_changed, run.row
-                    )
-                    conn.commit()
-                steps = self._plan(direction, target, before)
-                if steps:  # a refused or empty request leaves the database exactly as it was
-                    run.phase = "creating the history table"
-                    history_table.ensure(conn)
-                    conn.commit()
-                    self._apply(run, conn, steps, direction)
-                run.phase = "reading the final revision"
-                after = revisions.current_heads(conn)
+            steps = self._plan(direction, target, before)
+            if steps:  # a refused or empty request leaves the database exactly as it was
+                run.phase = "creating the history table"
+                history_table.ensure(conn)
                 conn.commit()
-                run.phase = "releasing the migration lock"
-                if not lock.release(conn):
-                    raise self._lock_lost(run, "when the run released it")
-        except AuroraMigrationsError:
-            raise
-        except Exception as exc:
-            raise self._failure(run, exc) from None
+                self._apply(run, conn, steps, direction)
+            run.phase = "reading the final revision"
+            after = revisions.current_heads(conn)
+            conn.commit()
         done = {a.revision for a in run.applied}
         remaining = [s.revision for s in steps if s.revision not in done]
         pending = revisions.pending(self.script, after) if direction == "up" else remaining
@@ -536,14 +529,18 @@ class MigrationEngine:
         watch = run.watch = TransactionWatch(conn)
 
         def guarded(rev: Any, context: MigrationContext) -> Iterator[Any]:
-            for step in steps:
-                self._between_steps(run, conn)
-                if not self._time_left(run, step):
-                    run.stopped_early = True
+            for position, step in enumerate(steps, 1):
+                self._settle(run, conn)
+                if run.stopped_early:  # the time guard, asked before the previous commit
                     return
-                run.in_flight, run.step_started = step, time.monotonic()
-                self._mark_running(run, conn, step, direction)
-                self._between_steps(run, conn)  # the lock check, in the revision's transaction
+                run.in_flight = step
+                run.up_next = steps[position] if position < len(steps) else None
+                if run.running_row is None:  # this attempt's first step: its row on its own
+                    if not self._time_left(run, step):
+                        run.stopped_early, run.in_flight = True, None
+                        return
+                    self._mark_running(run, conn, step, direction)
+                run.step_started = time.monotonic()
                 run.phase = "applying"
                 log_event("step.start", revision=step.revision, direction=direction)
                 _tell(run, Progress(STEP_START, step.revision, step.description, direction))
@@ -551,7 +548,7 @@ class MigrationEngine:
                 if run.blockers:
                     run.blockers.start()
                 yield step.step
-            self._between_steps(run, conn)
+            self._settle(run, conn)
             run.in_flight = None
 
         try:
@@ -564,7 +561,7 @@ class MigrationEngine:
         finally:
             watch.close()
             if run.blockers:
-                run.blockers.stop()
+                run.blockers.close()
 
     def _blocker_watch(self, conn: Connection) -> BlockerWatch | None:
         """A watch for sessions blocking this connection, looking twice per lock_timeout."""
@@ -576,65 +573,79 @@ class MigrationEngine:
     def _mark_running(
         self, run: _Run, conn: Connection, step: revisions.Step, direction: str
     ) -> None:
-        """The step's history row, `running`, committed before the revision starts: if the
-        run dies mid-step, `repair` finds it. A refused write stops the run before the step."""
+        """The first step's history row, `running`, committed before the revision starts (every
+        later step's commits with the revision before it, see `_recorder`): if the run dies
+        mid-step, `repair` finds it. The session limits and the lock check go in the same round
+        trip; the row is written only under the lock. A refused write stops the run before the
+        step."""
         run.phase = "recording the revision as running in the history table"
-        checksum = checksums.revision_checksum(self.script, step.revision)
+        sql, params = history_table.step_sql(
+            condition=lock.HELD, finished=None, running=self._running_row(run, step, direction)
+        )
         try:
-            run.running_row = history_table.insert(
-                conn,
-                **run.row(
-                    revision=step.revision,
-                    description=step.description,
-                    direction=direction,
-                    duration_ms=0,
-                    status="running",
-                    checksum=checksum,
-                ),
-            )
-            conn.commit()
+            row = session.apply_then(conn, self.settings, sql, params)
         except sa.exc.DBAPIError as exc:
             if driver_errors.classify(exc) is Failure.CONNECTION_LOST:
                 raise
             raise self._history_write_failed(step.revision, exc, ran=False) from None
+        if row is None:
+            raise self._lock_lost(run, "between revisions")
+        run.running_row = int(row)
+        conn.commit()
+
+    def _running_row(self, run: _Run, step: revisions.Step, direction: str) -> dict[str, Any]:
+        return run.row(
+            revision=step.revision,
+            description=step.description,
+            direction=direction,
+            duration_ms=0,
+            status="running",
+            checksum=checksums.revision_checksum(self.script, step.revision),
+        )
 
     def _mark_failed(self, run: _Run, conn: Connection, exc: BaseException) -> None:
         """After the rollback, on the same connection (it still holds the lock): the step's
-        row becomes `failed`, with the scrubbed error. Nothing to do if the connection is gone;
-        the row stays `running` and `repair` reports it."""
-        row, run.running_row = run.running_row, None
-        if row is None or driver_errors.classify(exc) is Failure.CONNECTION_LOST:
+        row becomes `failed`, with the scrubbed error; so does the row of a revision whose
+        commit failed. Nothing to do if the connection is gone; the row stays `running` and
+        `repair` reports it."""
+        committing = run.committing[0] if run.committing else None
+        rows = [r for r in (committing, run.running_row) if r is not None]
+        run.running_row = run.committing = None
+        if not rows or driver_errors.classify(exc) is Failure.CONNECTION_LOST:
             return
         error = (
             exc.message if isinstance(exc, AuroraMigrationsError) else driver_errors.message(exc)
         )
         try:
             conn.rollback()
-            history_table.fail(
-                conn, row, duration_ms=_ms_since(run.step_started), error=redact.clean(error)
-            )
+            for row in rows:
+                history_table.fail(
+                    conn, row, duration_ms=_ms_since(run.step_started), error=redact.clean(error)
+                )
             conn.commit()
         except sa.exc.SQLAlchemyError as failed:
             log_event(
                 "history.failed_row_not_written",
                 level=logging.WARNING,
-                history_row=row,
+                history_row=rows[-1],
                 error=driver_errors.message(failed),
             )
 
-    def _between_steps(self, run: _Run, conn: Connection) -> None:
-        """Before each revision and after the last: settle the record, check the lock.
+    def _settle(self, run: _Run, conn: Connection) -> None:
+        """Before each revision and after the last: settle the record, act on the lock check.
 
         A revision that committed the migration transaction itself leaves its version row and
-        history row in a transaction Alembic will not commit; commit it now, so the database
-        records exactly what took effect. Then re-apply the session limits and make sure the
-        lock is still ours, in the transaction the next revision will use.
+        history rows in a transaction Alembic will not commit; commit it now, so the database
+        records exactly what took effect. The lock was checked (and the session limits
+        re-applied) in the transaction that just committed: if it was gone, stop here.
         """
         if conn.in_transaction():
             run.phase = "committing the record of the previous revision"
             conn.commit()
-        run.phase = "checking the migration lock"
-        if not session.apply_and_check_lock(conn, self.settings):
+        if run.committing is not None:  # committed: now it counts as applied
+            run.applied.append(run.committing[1])
+            run.committing = None
+        if not run.lock_held:
             raise self._lock_lost(run, "between revisions")
 
     def _recorder(self, run: _Run, direction: str) -> Callable[..., None]:
@@ -661,15 +672,26 @@ class MigrationEngine:
             assert ctx.connection is not None
             run.phase = "recording the revision in the history table"
             assert run.running_row is not None
-            try:
-                history_table.finish(ctx.connection, run.running_row, duration_ms=duration)
+            up_next: revisions.Step | None = run.up_next
+            if up_next is not None and not self._time_left(run, up_next):
+                run.stopped_early, up_next = True, None
+            sql, params = history_table.step_sql(
+                condition=lock.HELD,
+                finished=(run.running_row, duration),
+                running=self._running_row(run, up_next, direction) if up_next else None,
+            )
+            try:  # the session limits, this row `applied`, the lock check, the next row
+                answer = session.apply_then(ctx.connection, self.settings, sql, params)
             except sa.exc.DBAPIError as exc:
                 if driver_errors.classify(exc) is Failure.CONNECTION_LOST:
                     raise
                 raise self._history_write_failed(planned.revision, exc, ran=True) from None
-            run.applied.append(applied)
-            run.in_flight = None
-            run.running_row = None
+            run.committing = (run.running_row, applied)
+            run.in_flight = None  # its COMMIT may still fail, but its own code is done
+            if up_next is None:
+                run.running_row, run.lock_held = None, bool(answer)
+            else:
+                run.running_row, run.lock_held = answer, answer is not None
             run.phase = "committing the revision"
             log_event(
                 "step",
@@ -690,8 +712,8 @@ class MigrationEngine:
     ) -> HistoryWriteFailed:
         said = driver_errors.message(exc)
         what = (
-            f"Revision {revision} ran, but its row in {history_table.TABLE} could not be "
-            f"written: {said}. The revision's transaction was rolled back."
+            f"Revision {revision} ran, but {history_table.TABLE} could not record it: "
+            f"{said}. The revision's transaction was rolled back."
             if ran
             else f"Revision {revision} did not run: its row in {history_table.TABLE} could "
             f"not be written before it: {said}."

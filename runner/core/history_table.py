@@ -1,13 +1,15 @@
 """Our own record of every revision applied, reverted, stamped, baselined or repaired.
 
-A step's row is written `running` in its own short transaction just before the revision
-runs, and turned `applied` inside the revision's own transaction (from Alembic's
-`on_version_apply` hook), so the version row and the `applied` row commit together and the
-history can never claim a revision that rolled back. When a revision fails, the engine marks
-its row `failed` after the rollback, on the same connection (which still holds the migration
-lock), with the scrubbed error. A row left `running` means the run died mid-step: `repair`
-finds it. Each row records the sha256 of the revision file (`runner.integrity.checksums`),
-the runner version and who ran it.
+A step's row is written `running` and committed before the revision starts: the first step's
+in its own short transaction, every later step's in the previous revision's transaction, in
+the same round trip that records that revision (`step_sql`), so it commits with it. The row
+turns `applied` inside the revision's own transaction (from Alembic's `on_version_apply`
+hook), so the version row and the `applied` row commit together and the history can never
+claim a revision that rolled back. When a revision fails, the engine marks its row `failed`
+after the rollback, on the same connection (which still holds the migration lock), with the
+scrubbed error. A row left `running` means the run died mid-step: `repair` finds it. Each row
+records the sha256 of the revision file (`runner.integrity.checksums`), the runner version and
+who ran it.
 
 `bootstrap-migrator` records itself here too, with the direction `bootstrap`. Tables made by
 older versions are upgraded in place (`ensure`): new columns are added, existing rows keep
@@ -84,6 +86,18 @@ INSERT = sa.text(
     " :direction, :duration_ms, :request_id, :status, :checksum, :runner_version, :run_by,"
     " :function_arn, pg_backend_pid(), :error, CAST(:details AS JSONB)) RETURNING id"
 )
+# The same INSERT for `exec_driver_sql`, sent in one round trip with other statements
+# (`step_sql`); written only if `{condition}` holds.
+_INSERT_WHERE = (
+    f"INSERT INTO {TABLE} ({_COLUMNS}) SELECT %(run_id)s, %(command)s, %(revision)s,"
+    " %(description)s, %(direction)s, %(duration_ms)s, %(request_id)s, %(status)s,"
+    " %(checksum)s, %(runner_version)s, %(run_by)s, %(function_arn)s, pg_backend_pid(),"
+    " %(error)s, CAST(%(details)s AS JSONB) WHERE {condition} RETURNING id"
+)
+_FINISH_SQL = (
+    f"UPDATE {TABLE} SET status = 'applied', duration_ms = %(finished_ms)s, applied_at = now()"
+    " WHERE id = %(finished)s"
+)
 OPTIONAL = {
     "request_id": None,
     "status": "applied",
@@ -121,25 +135,41 @@ def ensure(conn: Connection) -> None:
 
 def insert(conn: Connection, **row: Any) -> int:
     """Write one row (status `applied` unless given); returns its id."""
+    return int(conn.execute(INSERT, _values(row)).scalar_one())
+
+
+def _values(row: dict[str, Any]) -> dict[str, Any]:
     values = {**OPTIONAL, **row}
     if values["details"] is not None:
         values["details"] = json.dumps(values["details"], sort_keys=True)
-    return int(conn.execute(INSERT, values).scalar_one())
+    return values
+
+
+def step_sql(
+    *, condition: str, finished: tuple[int, int] | None, running: dict[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    """The book-keeping between two steps as one statement list and its parameters.
+
+    `finished` (row id, duration in ms) turns the step just run `applied`; `running` (a row's
+    values) writes the next step's `running` row if `condition` (an SQL boolean) holds, and
+    the statement list then returns its id, or no row. Without `running` it returns whether
+    `condition` holds.
+    """
+    statements: list[str] = []
+    params: dict[str, Any] = {}
+    if finished is not None:
+        statements.append(_FINISH_SQL)
+        params.update(finished=finished[0], finished_ms=finished[1])
+    if running is not None:
+        statements.append(_INSERT_WHERE.format(condition=condition))
+        params.update(_values(running))
+    else:
+        statements.append(f"SELECT {condition}")
+    return "; ".join(statements), params
 
 
 def record(conn: Connection, **row: Any) -> None:
     insert(conn, **row)
-
-
-def finish(conn: Connection, row_id: int, *, duration_ms: int) -> None:
-    """The step's `running` row becomes `applied`: inside the revision's transaction."""
-    conn.execute(
-        sa.text(
-            f"UPDATE {TABLE} SET status = 'applied', duration_ms = :duration_ms,"
-            " applied_at = now() WHERE id = :id"
-        ),
-        {"id": row_id, "duration_ms": duration_ms},
-    )
 
 
 def fail(conn: Connection, row_id: int, *, duration_ms: int, error: str) -> None:

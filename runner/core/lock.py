@@ -4,8 +4,9 @@ It is held on the very connection that runs the migrations, so it lives exactly 
 any work of the run can touch the database: if that connection dies, the server rolls back
 its open transaction and drops the lock in the same moment, and a rerun cannot start while
 the dead run's statement is still executing. A session lock survives each revision's own
-transaction and `autocommit_block()`. The engine checks `held()` before every revision, so a
-lock released behind its back (`pg_advisory_unlock_all()` in a revision) stops the run.
+transaction and `autocommit_block()`. The engine checks the lock before every revision
+(`HELD`, as the condition of the statement that writes the next revision's `running` row),
+so a lock released behind its back (`pg_advisory_unlock_all()` in a revision) stops the run.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ HELD_SQL = (
     f" AND pid = pg_backend_pid() AND classid = {_CLASSID} AND objid = {_OBJID}"
     " AND objsubid = 1 AND granted)"
 )
+
+HELD = f"({HELD_SQL})"  # the same, as an SQL boolean for a WHERE clause
 
 
 def acquire(conn: Connection, *, wait_s: float, on_wait: Callable[[], None] | None = None) -> int:

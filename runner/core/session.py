@@ -11,9 +11,10 @@ makes the server notice a vanished client during a long statement instead of aft
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.engine import Connection
 
-from runner.core.lock import HELD_SQL
 from runner.core.settings import Settings
 
 CLIENT_CHECK_INTERVAL_MS = 1000
@@ -36,9 +37,7 @@ def apply(conn: Connection, settings: Settings) -> None:
     conn.exec_driver_sql(settings_sql(settings))
 
 
-def apply_and_check_lock(conn: Connection, settings: Settings) -> bool:
-    """Re-apply the limits and report whether the migration lock is still held: one round trip.
-
-    Runs inside the transaction the next revision will use, so a revision cannot undo it.
-    """
-    return bool(conn.exec_driver_sql(f"{settings_sql(settings)}; {HELD_SQL}").scalar())
+def apply_then(conn: Connection, settings: Settings, sql: str, params: dict[str, Any]) -> Any:
+    """Re-apply the limits, then run `sql` (driver-level, `%(name)s` parameters): one round
+    trip. Returns the first value `sql` returns, or None when it returns no row."""
+    return conn.exec_driver_sql(f"{settings_sql(settings)}; {sql}", params).scalar()
