@@ -5,13 +5,19 @@ the same table (keys a newer function adds are ignored). A `FunctionError` paylo
 Lambda runtime makes of the raised error: `{"errorType", "errorMessage", "stackTrace"}`. It is
 wrapped here, once: a remote `BadRequest` or `ConfigurationError` (by class name) becomes
 `RemoteRefused` (exit 2), anything else `RemoteFailure` (exit 1). Everything is scrubbed.
+
+The function words a refused confirmation for its event (`confirm='0017'`); here it is said as
+local mode says it, with the flag to type (`--confirm 0017`), and the revisions it names are
+kept as details (`expected`, `given`). A refusal worded otherwise is passed on as it came.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import re
+import shlex
 from typing import Any, TypeVar
 
 from runner.core import errors, redact
@@ -22,6 +28,15 @@ T = TypeVar("T")
 # The runtime's keys, and those our own to_dict() sets: never taken as details.
 _RUNTIME_KEYS = ("errorType", "errorMessage", "stackTrace", "requestId", "message", "ok")
 _FAILED_REVISION = re.compile(r"^Revision (\S+) \(")  # the engine's MigrationFailed wording
+_LITERAL = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""  # a Python str repr
+# The engine's ConfirmationRequired wording (`MigrationEngine._check_confirm`).
+_CONFIRM_REFUSED = re.compile(
+    rf"^(?P<command>[\w-]+) is destructive and was refused \((?:no confirm|confirm="
+    rf"(?P<given>{_LITERAL}))\)\. The database is at (?P<expected>{_LITERAL}); to proceed, "
+    rf"repeat the request with confirm=(?:{_LITERAL})\.$",
+    re.DOTALL,
+)
+SHOWN_CONFIRM = 80  # characters of a --confirm value repeated back, as local mode does
 # Lambda's own failures (timeout, out of memory, crash): the function was stopped mid-run.
 _STOPPED_BY_LAMBDA = ("Sandbox.", "Runtime.")
 _STOPPED_HINT = (
@@ -78,6 +93,8 @@ def error_from_payload(
     failed = _FAILED_REVISION.match(message)
     if "revision" not in extra and failed:
         extra["revision"] = failed.group(1)
+    if remote_type == "ConfirmationRequired":
+        message = _confirm_in_cli_words(message, extra)
     details: dict[str, Any] = {
         **extra,
         "remote_error_type": remote_type,
@@ -97,6 +114,27 @@ def error_from_payload(
         f"The function {function} failed: {remote_type}: {message}{hint} {where}".rstrip(),
         **details,
     )
+
+
+def _confirm_in_cli_words(message: str, details: dict[str, Any]) -> str:
+    """The engine's `confirm='0017'` refusal as the CLI says it; `details` gain the revisions."""
+    said = _CONFIRM_REFUSED.match(message)
+    if said is None:
+        return message
+    expected = ast.literal_eval(said["expected"])
+    given = ast.literal_eval(said["given"]) if said["given"] else None
+    details.setdefault("expected", expected)
+    details.setdefault("given", given)
+    details.setdefault("current", [] if expected == "base" else expected.split(","))
+    got = "no --confirm" if given is None else f"--confirm {_shell(given)}"
+    return (
+        f"{said['command']} is destructive and was refused ({got}). The database is at "
+        f"{expected}; to proceed, run it again with --confirm {_shell(expected)}."
+    )
+
+
+def _shell(value: str) -> str:
+    return shlex.quote(value if len(value) <= SHOWN_CONFIRM else value[:SHOWN_CONFIRM] + "...")
 
 
 def refused(remote_type: str) -> bool:
