@@ -144,6 +144,18 @@ def test_a_refused_downgrade_says_what_to_type_as_local_mode_does(
     assert versions(database_url) == ["0002"]
 
 
+def test_findings_found_in_the_function_are_printed_as_local_mode_prints_them(
+    cli: Cli, deploy: Deploy
+) -> None:
+    deploy("branched")
+
+    found = cli("--env", "dev", "validate")
+
+    assert found.returncode == 2, said(found)
+    assert "multiple-heads: The revision tree has 2 heads" in found.stdout, said(found)
+    assert "Fix: Merge them into one" in found.stdout
+
+
 def test_no_credential_is_ever_printed_even_with_debug_and_logs(cli: Cli, deploy: Deploy) -> None:
     """The function's log tail carries the caller's keys on purpose; they come back masked."""
     function = deploy("chain", extra_log=[f"leak: {' '.join(CREDENTIALS)}"])

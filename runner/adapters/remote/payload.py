@@ -1,7 +1,8 @@
 """The function's answer, turned back into what local mode has: a `Result`, or one typed error.
 
-A success is the handler's `Result.to_dict()`; it becomes a `Result` again, so the CLI prints
-the same table (keys a newer function adds are ignored). A `FunctionError` payload is what the
+A success is the handler's `Result.to_dict()`; it becomes a `Result` again (its findings
+`Finding`s again), so the CLI prints the same table and lines (keys a newer function adds are
+ignored). A `FunctionError` payload is what the
 Lambda runtime makes of the raised error: `{"errorType", "errorMessage", "stackTrace"}`. It is
 wrapped here, once: a remote `BadRequest` or `ConfigurationError` (by class name) becomes
 `RemoteRefused` (exit 2), anything else `RemoteFailure` (exit 1). Everything is scrubbed.
@@ -22,6 +23,7 @@ from typing import Any, TypeVar
 
 from runner.core import errors, redact
 from runner.core.errors import AuroraMigrationsError, RemoteFailure, RemoteRefused
+from runner.core.findings import Finding
 from runner.core.results import AppliedRevision, Result, RevisionInfo
 
 T = TypeVar("T")
@@ -70,6 +72,8 @@ def result_from_payload(payload: Any, *, function: str, request_id: str | None) 
         data["applied"] = [_known_instance(AppliedRevision, a) for a in data.get("applied", [])]
         if data.get("revisions") is not None:
             data["revisions"] = [_known_instance(RevisionInfo, r) for r in data["revisions"]]
+        if data.get("findings") is not None:
+            data["findings"] = [_finding(f) for f in data["findings"]]
         return Result(**data)
     except (TypeError, AttributeError) as exc:
         raise RemoteFailure(
@@ -150,6 +154,12 @@ def refused(remote_type: str) -> bool:
 def _known(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in data.items() if k in names}
+
+
+def _finding(data: Any) -> Finding:
+    if not isinstance(data, dict):
+        raise TypeError("a finding that is not an object")
+    return Finding.from_dict(data)
 
 
 def _known_instance(cls: type[T], data: Any) -> T:
