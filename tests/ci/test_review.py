@@ -338,3 +338,14 @@ def test_editing_or_deleting_a_revision_main_has_is_a_finding(repo: Repo) -> Non
     deleted = second.relative_to(repo.root).as_posix()
     assert found == {"revision-edited": edited.file, "revision-deleted": deleted}
     assert edited_revisions in default_providers()
+
+
+def test_a_finding_whose_provider_names_no_source_is_the_reviews(repo: Repo) -> None:
+    repo.add_revision("0018", "0017", "add_widgets")
+
+    def plain(context: ReviewContext) -> list[Finding]:
+        return [Finding("house-rule", "m", "f", revision="0018")]
+
+    done = review("main", config_file=repo.ini, providers=[plain])
+    assert [f.source for f in done.findings] == ["review"]
+    assert "`house-rule` (review)" in to_markdown(done)
