@@ -349,3 +349,11 @@ def test_a_finding_whose_provider_names_no_source_is_the_reviews(repo: Repo) -> 
     done = review("main", config_file=repo.ini, providers=[plain])
     assert [f.source for f in done.findings] == ["review"]
     assert "`house-rule` (review)" in to_markdown(done)
+
+
+def test_a_revisions_sql_in_the_review_has_no_run_history_writes(repo: Repo) -> None:
+    """`sql` records its run in the history table; the comment shows each revision's own SQL."""
+    repo.add_revision("0018", "0017", "add_widgets")
+    [new] = review("main", config_file=repo.ini, providers=[]).revisions
+    assert new.sql and "INSERT INTO ledger VALUES ('add_widgets')" in new.sql
+    assert "aurora_migrations_history" not in new.sql
