@@ -130,9 +130,14 @@ def _confirm_in_cli_words(message: str, details: dict[str, Any]) -> str:
     details.setdefault("expected", expected)
     details.setdefault("given", given)
     details.setdefault("current", [] if expected == "base" else expected.split(","))
+    return confirm_refusal(said["command"], expected, given)
+
+
+def confirm_refusal(command: str, expected: str, given: str | None) -> str:
+    """A refused confirmation in the CLI's words: the flag to type, quoted for the shell."""
     got = "no --confirm" if given is None else f"--confirm {_shell(given)}"
     return (
-        f"{said['command']} is destructive and was refused ({got}). The database is at "
+        f"{command} is destructive and was refused ({got}). The database is at "
         f"{expected}; to proceed, run it again with --confirm {_shell(expected)}."
     )
 
