@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from runner.adapters.remote.payload import error_from_payload, refused, result_from_payload
+from runner.adapters.remote.payload import (
+    confirmation_in_cli_words,
+    error_from_payload,
+    refused,
+    result_from_payload,
+)
 from runner.core.errors import BadRequest, RemoteFailure, RemoteRefused
 
 WHERE = {"function": "aurora-migrations-dev", "request_id": "req-1"}
@@ -100,9 +105,12 @@ def test_keys_a_newer_function_adds_to_a_result_are_ignored() -> None:
 
 
 def confirmation_refused(message: str) -> str:
-    return error_from_payload(
+    """What the CLI says of the function's refusal (LambdaInvoker's callers get the event's)."""
+    error = error_from_payload(
         {"errorType": "ConfirmationRequired", "errorMessage": message}, **WHERE
-    ).message
+    )
+    assert message in error.message, "an event's sender gets the event's words"
+    return confirmation_in_cli_words(error.message)
 
 
 def test_a_confirmation_refusal_is_said_with_the_cli_flag() -> None:
@@ -133,5 +141,19 @@ def test_a_refusal_in_other_words_is_passed_on_as_the_function_said_it() -> None
         {"errorType": "ConfirmationRequired", "errorMessage": message}, **WHERE
     )
 
-    assert isinstance(error, RemoteRefused) and message in error.message
+    assert isinstance(error, RemoteRefused) and message in confirmation_in_cli_words(error.message)
     assert "expected" not in error.details
+
+
+def test_the_revisions_of_a_refused_confirmation_are_details() -> None:
+    error = error_from_payload(
+        {
+            "errorType": "ConfirmationRequired",
+            "errorMessage": "downgrade is destructive and was refused (no confirm). The database "
+            "is at '0003,0004'; to proceed, repeat the request with confirm='0003,0004'.",
+        },
+        **WHERE,
+    )
+
+    assert error.details["expected"] == "0003,0004" and "given" not in error.details
+    assert error.details["current"] == ["0003", "0004"]

@@ -7,9 +7,10 @@ Lambda runtime makes of the raised error: `{"errorType", "errorMessage", "stackT
 wrapped here, once: a remote `BadRequest` or `ConfigurationError` (by class name) becomes
 `RemoteRefused` (exit 2), anything else `RemoteFailure` (exit 1). Everything is scrubbed.
 
-The function words a refused confirmation for its event (`confirm='0017'`); here it is said as
-local mode says it, with the flag to type (`--confirm 0017`), and the revisions it names are
-kept as details (`expected`, `given`). A refusal worded otherwise is passed on as it came.
+The function words a refused confirmation for an event (`confirm='0017'`), which is what a
+caller of `LambdaInvoker` sends; the revisions it names are kept as details (`expected`,
+`given`, `current`). `confirmation_in_cli_words` says it as the CLI does (`--confirm 0017`);
+the CLI's remote edge (`cli_remote`) applies it. A refusal worded otherwise is left as it came.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ _FAILED_REVISION = re.compile(r"^Revision (\S+) \(")  # the engine's MigrationFa
 _LITERAL = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""  # a Python str repr
 # The engine's ConfirmationRequired wording (`MigrationEngine._check_confirm`).
 _CONFIRM_REFUSED = re.compile(
-    rf"^(?P<command>[\w-]+) is destructive and was refused \((?:no confirm|confirm="
+    rf"(?P<command>[\w-]+) is destructive and was refused \((?:no confirm|confirm="
     rf"(?P<given>{_LITERAL}))\)\. The database is at (?P<expected>{_LITERAL}); to proceed, "
-    rf"repeat the request with confirm=(?:{_LITERAL})\.$",
+    rf"repeat the request with confirm=(?:{_LITERAL})\.",
     re.DOTALL,
 )
 SHOWN_CONFIRM = 80  # characters of a --confirm value repeated back, as local mode does
@@ -97,8 +98,12 @@ def error_from_payload(
     failed = _FAILED_REVISION.match(message)
     if "revision" not in extra and failed:
         extra["revision"] = failed.group(1)
-    if remote_type == "ConfirmationRequired":
-        message = _confirm_in_cli_words(message, extra)
+    said = _CONFIRM_REFUSED.fullmatch(message) if remote_type == "ConfirmationRequired" else None
+    if said is not None:
+        expected, given = _confirmation(said)
+        extra.setdefault("expected", expected)
+        extra.setdefault("given", given)
+        extra.setdefault("current", [] if expected == "base" else expected.split(","))
     details: dict[str, Any] = {
         **extra,
         "remote_error_type": remote_type,
@@ -120,17 +125,17 @@ def error_from_payload(
     )
 
 
-def _confirm_in_cli_words(message: str, details: dict[str, Any]) -> str:
-    """The engine's `confirm='0017'` refusal as the CLI says it; `details` gain the revisions."""
-    said = _CONFIRM_REFUSED.match(message)
-    if said is None:
-        return message
-    expected = ast.literal_eval(said["expected"])
+def confirmation_in_cli_words(message: str) -> str:
+    """`message` with the function's `confirm='0017'` refusal said as the CLI says it."""
+    return _CONFIRM_REFUSED.sub(
+        lambda said: confirm_refusal(said["command"], *_confirmation(said)), message
+    )
+
+
+def _confirmation(said: re.Match[str]) -> tuple[str, str | None]:
+    """(expected, given) from the function's refusal."""
     given = ast.literal_eval(said["given"]) if said["given"] else None
-    details.setdefault("expected", expected)
-    details.setdefault("given", given)
-    details.setdefault("current", [] if expected == "base" else expected.split(","))
-    return confirm_refusal(said["command"], expected, given)
+    return ast.literal_eval(said["expected"]), given
 
 
 def confirm_refusal(command: str, expected: str, given: str | None) -> str:
