@@ -121,6 +121,41 @@ def test_a_refusal_by_the_function_exits_2_and_changes_nothing(
     assert versions(database_url) == ["0002"]
 
 
+def test_a_refused_downgrade_says_what_to_type_as_local_mode_does(
+    cli: Cli, deploy: Deploy, database_url: URL
+) -> None:
+    """The function words its refusal for an event (`confirm='0002'`); the CLI says the flag."""
+    deploy("chain")
+    assert cli("--env", "dev", "upgrade", "0002").returncode == 0
+
+    bare = cli("--env", "dev", "downgrade", "base")
+    wrong = cli("--function", DEV, "downgrade", "base", "--confirm", "0001", "--json")
+
+    assert bare.returncode == 2, said(bare)
+    assert (
+        "ConfirmationRequired: downgrade is destructive and was refused (no --confirm). The "
+        "database is at 0002; to proceed, run it again with --confirm 0002." in bare.stderr
+    ), bare.stderr
+    assert "RemoteRefused" in bare.stderr and "confirm=" not in bare.stderr
+    assert wrong.returncode == 2, said(wrong)
+    shown = json.loads(wrong.stdout)
+    assert "refused (--confirm 0001)" in shown["message"] and "confirm=" not in shown["message"]
+    assert (shown["expected"], shown["given"]) == ("0002", "0001")
+    assert versions(database_url) == ["0002"]
+
+
+def test_findings_found_in_the_function_are_printed_as_local_mode_prints_them(
+    cli: Cli, deploy: Deploy
+) -> None:
+    deploy("branched")
+
+    found = cli("--env", "dev", "validate")
+
+    assert found.returncode == 2, said(found)
+    assert "multiple-heads: The revision tree has 2 heads" in found.stdout, said(found)
+    assert "Fix: Merge them into one" in found.stdout
+
+
 def test_no_credential_is_ever_printed_even_with_debug_and_logs(cli: Cli, deploy: Deploy) -> None:
     """The function's log tail carries the caller's keys on purpose; they come back masked."""
     function = deploy("chain", extra_log=[f"leak: {' '.join(CREDENTIALS)}"])

@@ -17,6 +17,7 @@ import boto3
 
 from runner.adapters.remote import clients
 from runner.adapters.remote.invoke import InvokeOutcome, Invoker, LambdaInvoker
+from runner.adapters.remote.payload import confirmation_in_cli_words
 from runner.adapters.remote.resolve import (
     FunctionTarget,
     check_environment,
@@ -26,7 +27,7 @@ from runner.adapters.remote.resolve import (
 from runner.adapters.remote.snapshot import Snapshot, snapshot_wanted, take_snapshot
 from runner.adapters.remote.status import EnvironmentStatus, gather_status
 from runner.adapters.remote.upgrade import GuardedUpgrade, upgrade_with_snapshot
-from runner.core.errors import AuroraMigrationsError, RemoteNotConfigured
+from runner.core.errors import AuroraMigrationsError, RemoteNotConfigured, RemoteRefused
 from runner.core.results import Request
 
 if TYPE_CHECKING:
@@ -114,7 +115,22 @@ def run(
     *,
     on_snapshot: Callable[[str], None],
 ) -> GuardedUpgrade:
-    """Send the request once; an upgrade first takes the snapshot when one is wanted."""
+    """Send the request once; an upgrade first takes the snapshot when one is wanted. A refusal
+    names the flags to type (`--confirm 0017`), not the event's fields."""
+    try:
+        return _send(remote, args, target, request, on_snapshot=on_snapshot)
+    except RemoteRefused as exc:
+        raise RemoteRefused(confirmation_in_cli_words(exc.message), **exc.details) from None
+
+
+def _send(
+    remote: Remote,
+    args: argparse.Namespace,
+    target: FunctionTarget,
+    request: Request,
+    *,
+    on_snapshot: Callable[[str], None],
+) -> GuardedUpgrade:
     invoker = remote.invoker(target)
     if request.command != "upgrade":
         return GuardedUpgrade(None, invoker.invoke(request, logs=args.logs))

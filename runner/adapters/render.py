@@ -18,9 +18,10 @@ from rich.text import Text
 
 from runner.adapters.remote.resolve import FunctionTarget
 from runner.adapters.remote.status import EnvironmentStatus
+from runner.core import findings_report
+from runner.core.findings import Finding
 from runner.core.progress import Progress
 from runner.core.results import Result, state_label
-from runner.integrity.findings import Finding
 
 NOTHING_TO_RUN = "-- nothing to run\n"
 
@@ -199,9 +200,4 @@ def _status_cells(row: EnvironmentStatus) -> list[str]:
 def findings(console: Console, found: Sequence[Finding]) -> None:
     """validate, drift, repair: one line per finding, its stable id first, then what to do."""
     for finding in found:
-        where = " ".join(x for x in (finding.revision, finding.object) if x)
-        console.print(
-            f"{finding.id}{f' [{where}]' if where else ''}: {finding.message} Fix: {finding.fix}",
-            highlight=False,
-            markup=False,
-        )
+        console.print(findings_report.line(finding), highlight=False, markup=False)

@@ -36,16 +36,19 @@ def render(
     *,
     run_id: str,
     request_id: str | None = None,
+    history: bool = True,
 ) -> None:
     """Write the plan's SQL to the config's output buffer, from the database's `current` heads.
 
     The history rows carry `run_id` (e.g. `offline-<uuid>`), so they can be told apart.
+    `history=False` leaves the history writes out: the revisions' own SQL (and Alembic's version
+    row), as lint checks it and the pull-request review shows it.
     """
     rendering: list[Step] = []
 
     def offline_steps(rev: Any, context: MigrationContext) -> Iterator[Any]:
         for number, step in enumerate(plan):
-            if number == 0:  # as a run does: once, outside any revision's transaction
+            if number == 0 and history:  # as a run does: once, outside any transaction
                 context.execute(history_table.CREATE.strip())
                 context.execute(history_table.UPGRADE)  # idempotent: an older table gains columns
                 alembic_internals.add_version_apply_hook(context, record)

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from runner.integrity.findings import Finding
+from runner.core import findings_report
+from runner.core.findings import Finding
 
 COMMANDS = (
     "upgrade",
@@ -102,4 +103,6 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        if self.findings is not None:  # the keys the result's findings have always had
+            data["findings"] = [findings_report.as_dict(f) for f in self.findings]
         return {key: value for key, value in data.items() if value is not None}

@@ -1,6 +1,7 @@
 """Integrity: know what is really in the database, and whether it is what the code says.
 
-One module per job, over plain data (`findings.Finding`):
+One module per job, over plain data (`runner.core.findings.Finding`, the type every check
+reports):
 
 - `checksums`: the sha256 of each revision file (the digest `manifest.json` lists) and who ran.
 - `validate`: the history against the code (edited, missing, duplicate, out-of-order revisions).

@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection
 
 from runner.core import history_table, revisions
 from runner.core.errors import BaselineRefused
+from runner.core.findings import Finding
 from runner.integrity import checksums, drift, schema
-from runner.integrity.findings import Finding
 
 SHOWN = 20
 

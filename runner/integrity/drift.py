@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.core.errors import ExpectedSchemaMissing
+from runner.core.findings import Finding
 from runner.integrity import schema
-from runner.integrity.findings import Finding
 
 FIX = {
     "drift-added": "If it was made by hand on purpose, write a revision that creates it (so it "

@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from runner.core import history_table, revisions
 from runner.core.errors import DatabaseAhead
-from runner.integrity.findings import Finding
+from runner.core.findings import Finding
 
 _STALE = sa.text(
     f"SELECT h.id, h.revision, h.run_id, h.backend_pid FROM {history_table.TABLE} h"

@@ -20,8 +20,8 @@ from sqlalchemy.engine import Connection
 
 from runner.core import history_table, revisions
 from runner.core.errors import ChangedRevision, DatabaseAhead
+from runner.core.findings import Finding, display_path
 from runner.integrity.checksums import file_sha256
-from runner.integrity.findings import Finding, display_path
 
 # Rows that say "this file, with this checksum, is what the database has".
 CHECKSUMMED = ("up", "stamp", "baseline", "accept")

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from runner.core.errors import AuroraMigrationsError, BadRequest, ConfigurationError
+from runner.core.findings import blocking
 from runner.core.settings import PROJECT_ROOT
 from runner.lint import report
 from runner.lint.core import lint
-from runner.lint.findings import blocking
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -13,8 +12,8 @@ from alembic.util import CommandError
 
 from runner.core import revisions as revision_tree
 from runner.core.errors import ConfigurationError, OfflineSqlUnavailable, UnknownRevision
+from runner.core.findings import Finding, display_path
 from runner.lint import squawk
-from runner.lint.findings import Finding
 from runner.lint.render import render_upgrade
 from runner.lint.rules import (
     BACKFILL_WITHOUT_BATCHING,
@@ -55,7 +54,7 @@ def lint_revision(
 ) -> list[Finding]:
     """One revision: its source, its rendered SQL through squawk and our SQL checks."""
     path = Path(sc.path)
-    shown = _display(path)
+    shown = display_path(path)
     tree = ast.parse(path.read_text(), filename=str(path))
     hits = check_source(tree)
     ignores = read_ignores(tree)
@@ -71,12 +70,11 @@ def lint_revision(
         found.append(
             Finding(
                 OFFLINE_RENDER_FAILED.id,
-                sc.revision,
-                shown,
-                None,
                 f"{OFFLINE_RENDER_FAILED.problem} ({exc.details.get('error', exc.message)})",
                 OFFLINE_RENDER_FAILED.fix,
-                "aurora",
+                revision=sc.revision,
+                file=shown,
+                source="aurora",
             )
         )
     else:
@@ -85,32 +83,32 @@ def lint_revision(
             found.append(
                 Finding(
                     BACKFILL_WITHOUT_BATCHING.id,
-                    sc.revision,
-                    shown,
-                    statement.source_line,
                     f"{BACKFILL_WITHOUT_BATCHING.problem} Statement: {first}",
                     BACKFILL_WITHOUT_BATCHING.fix,
-                    "aurora",
+                    revision=sc.revision,
+                    file=shown,
+                    line=statement.source_line,
+                    source="aurora",
                 )
             )
         for item in squawk.check(rendered.sql):
             found.append(
                 Finding(
                     item.rule,
-                    sc.revision,
-                    shown,
-                    rendered.source_line(item.line),
                     item.message,
                     f"{item.help} (see {SQUAWK_DOCS}{item.rule})"
                     if item.help
                     else f"See {SQUAWK_DOCS}{item.rule}",
-                    "squawk",
+                    revision=sc.revision,
+                    file=shown,
+                    line=rendered.source_line(item.line),
+                    source="squawk",
                 )
             )
-    found.sort(key=lambda f: (f.line or 0, f.rule))
+    found.sort(key=lambda f: (f.line or 0, f.id))
     return [
-        f.opted_out(ignores.reasons[f.rule])
-        if f.rule in ignores.reasons and f.rule not in NOT_IGNORABLE
+        f.opted_out(ignores.reasons[f.id])
+        if f.id in ignores.reasons and f.id not in NOT_IGNORABLE
         else f
         for f in found
     ]
@@ -119,12 +117,12 @@ def lint_revision(
 def _own(hit: Hit, revision: str, shown: str) -> Finding:
     return Finding(
         hit.rule.id,
-        revision,
-        shown,
-        hit.line,
         f"{hit.rule.problem} Here it {hit.detail}.",
         hit.rule.fix,
-        "aurora",
+        revision=revision,
+        file=shown,
+        line=hit.line,
+        source="aurora",
     )
 
 
@@ -163,10 +161,3 @@ def _resolve(script: ScriptDirectory, rev: str) -> Script:
 
 def _all(script: ScriptDirectory) -> list[Script]:
     return list(reversed(list(script.walk_revisions())))
-
-
-def _display(path: Path) -> str:
-    try:
-        return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
-    except ValueError:
-        return str(path)

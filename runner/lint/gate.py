@@ -12,8 +12,9 @@ from typing import Any
 from alembic.config import Config
 
 from runner.core.errors import LintFindingsRefused
+from runner.core.findings import blocking
+from runner.core.findings_report import LINT_KEYS, as_dict
 from runner.lint.core import lint
-from runner.lint.findings import blocking
 
 LISTED = 20
 
@@ -24,7 +25,7 @@ def bundle_gate(source: str | Path | Config, *, allow_findings: bool) -> dict[st
     failing = blocking(findings)
     if failing and not allow_findings:
         listed = "; ".join(
-            f"{f.revision} {f.rule} ({f.file}:{f.line})" if f.line else f"{f.revision} {f.rule}"
+            f"{f.revision} {f.id} ({f.file}:{f.line})" if f.line else f"{f.revision} {f.id}"
             for f in failing[:LISTED]
         )
         raise LintFindingsRefused(
@@ -32,10 +33,10 @@ def bundle_gate(source: str | Path | Config, *, allow_findings: bool) -> dict[st
             "`python -m runner.lint`), opt a revision out of one rule with a reason "
             "(`lint_ignore`), or build anyway with --allow-lint-findings, which the manifest "
             "records. Nothing was built.",
-            findings=[f.to_dict() for f in failing],
+            findings=[as_dict(f, LINT_KEYS) for f in failing],
         )
     return {
         "allowed_findings": allow_findings and bool(failing),
-        "findings": [f.to_dict() for f in failing],
-        "opted_out": [f.to_dict() for f in findings if f.ignored is not None],
+        "findings": [as_dict(f, LINT_KEYS) for f in failing],
+        "opted_out": [as_dict(f, LINT_KEYS) for f in findings if f.ignored is not None],
     }

@@ -1,12 +1,12 @@
 """Render one revision's upgrade as SQL offline, remembering which line of the revision file
 emitted each statement.
 
-It reuses `runner.core.offline_sql.render` (what `aurora-migrate sql` runs) on a plan of exactly
-one step, from the revision's parents. The output buffer looks up the call stack on every
-statement Alembic writes: the innermost frame in the revision file is the `op.*` call that
-emitted it. Statements with no such frame are Alembic's own (`alembic_version`, and the
-BEGIN/COMMIT around the revision), which are kept for squawk's transaction tracking but
-never reported.
+It reuses `runner.core.offline_sql.render` (what `aurora-migrate sql` runs, and the review) on
+a plan of exactly one step, from the revision's parents, without the run-history writes. The
+output buffer looks up the call stack on every statement Alembic writes: the innermost frame in
+the revision file is the `op.*` call that emitted it. Statements with no such frame are
+Alembic's own (`alembic_version`, and the BEGIN/COMMIT around the revision), which are kept for
+squawk's transaction tracking but never reported.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from runner.core import offline_sql, revisions
 from runner.core.alembic_internals import down_revisions
 
 SAFE_DDL = os.path.realpath(Path(__file__).resolve().parent.parent / "authoring" / "safe_ddl.py")
-# The runner's and Alembic's own bookkeeping, not the revision's.
-_VERSION_TABLE = re.compile(r"\b(alembic_version|aurora_migrations_history)\b")
+# Alembic's own bookkeeping, not the revision's.
+_VERSION_TABLE = re.compile(r"\balembic_version\b")
 # A squawk-ignore comment is honoured only from runner.authoring.safe_ddl, which emits it where
 # it made the statement safe; a revision opts out with `lint_ignore` and a reason instead.
 _SQUAWK_IGNORE = re.compile(r"squawk-ignore", re.IGNORECASE)
@@ -95,11 +95,11 @@ def render_upgrade(
     config.attributes["managed_by_runner"] = True
     parents = list(down_revisions(sc))
     plan = revisions.plan(script, "up", sc.revision, parents)
-    offline_sql.render(config, script, plan, parents, run_id="lint")
+    offline_sql.render(config, script, plan, parents, run_id="lint", history=False)
     statements, line = [], 0
     for text, source_line in recorder.writes:
         if source_line is None and _VERSION_TABLE.search(text):
-            continue  # bookkeeping (version row, history table), not the revision's
+            continue  # bookkeeping (the version row), not the revision's
         statements.append(Statement(text, line, source_line))
         line += text.count("\n")
     return Rendered("".join(s.text for s in statements), statements)

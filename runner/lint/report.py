@@ -1,11 +1,13 @@
-"""Reporters: the same findings as text (terminal), JSON (tools) and Markdown (PR comment)."""
+"""Lint's report: its findings as text (terminal), JSON (tools) and Markdown (PR comment),
+through the one findings reporter, with lint's own count of what is left to fix."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 
-from runner.lint.findings import Finding, blocking
+from runner.core import findings_report
+from runner.core.findings import Finding, blocking
 
 
 def summary(findings: Sequence[Finding]) -> str:
@@ -17,15 +19,7 @@ def summary(findings: Sequence[Finding]) -> str:
 
 
 def text(findings: Sequence[Finding]) -> str:
-    lines = []
-    for f in findings:
-        where = f"{f.file}:{f.line}" if f.line else f.file
-        status = f"opted out: {f.ignored}" if f.ignored else "error"
-        lines.append(f"{where}: revision {f.revision}: {f.rule} ({status})")
-        lines.append(f"    {f.message}")
-        lines.append(f"    fix: {f.fix}")
-    lines.append(summary(findings))
-    return "\n".join(lines) + "\n"
+    return "\n".join([*map(findings_report.block, findings), summary(findings)]) + "\n"
 
 
 def as_json(findings: Sequence[Finding]) -> str:
@@ -35,7 +29,7 @@ def as_json(findings: Sequence[Finding]) -> str:
             "ok": not failing,
             "blocking": len(failing),
             "opted_out": len(findings) - len(failing),
-            "findings": [f.to_dict() for f in findings],
+            "findings": [findings_report.as_dict(f, findings_report.LINT_KEYS) for f in findings],
         },
         indent=2,
     )
@@ -45,16 +39,5 @@ def markdown(findings: Sequence[Finding]) -> str:
     """A PR comment: one table row per finding, opt-outs with their reasons."""
     out = ["### Migration lint", "", summary(findings)]
     if findings:
-        out += ["", "| revision | where | rule | status | problem | fix |", "| --- " * 6 + "|"]
-        for f in findings:
-            where = f"`{f.file}:{f.line}`" if f.line else f"`{f.file}`"
-            status = f"opted out: {_cell(f.ignored)}" if f.ignored else "**to fix**"
-            out.append(
-                f"| {f.revision} | {where} | `{f.rule}` | {status} | {_cell(f.message)} "
-                f"| {_cell(f.fix)} |"
-            )
+        out += ["", findings_report.table(findings, findings_report.LINT_COLUMNS)]
     return "\n".join(out) + "\n"
-
-
-def _cell(value: str) -> str:
-    return value.replace("|", "\\|").replace("\n", " ")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -19,12 +19,13 @@ from alembic.util import to_tuple
 
 from runner.core import alembic_internals, redact, revisions
 from runner.core.errors import AuroraMigrationsError
+from runner.core.findings import Finding
+from runner.core.findings_report import REVIEW_KEYS, as_dict
 from runner.core.settings import Settings
 from runner.review.findings import (
     FindingProvider,
     NewFile,
     ReviewContext,
-    ReviewFinding,
     default_providers,
     heads_of,
     revision_id,
@@ -60,7 +61,7 @@ class Review:
     head_commit: str
     heads: tuple[str, ...]  # () while two files share an id: the tree cannot be read then
     revisions: tuple[NewRevision, ...]
-    findings: tuple[ReviewFinding, ...]
+    findings: tuple[Finding, ...]  # a provider that names no `source` is "review"
     skipped: tuple[SkippedCheck, ...] = ()
 
     @property
@@ -69,7 +70,9 @@ class Review:
         return not self.findings and not self.skipped
 
     def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, **asdict(self)}
+        data = asdict(self)
+        data["findings"] = [as_dict(f, REVIEW_KEYS) for f in self.findings]
+        return {"ok": self.ok, **data}
 
 
 def review(
@@ -120,12 +123,13 @@ def _review(
         edited_files=_python(checkout.changed_files(base_commit, folder, "M")),
         deleted_files=_python(checkout.changed_files(base_commit, folder, "D")),
     )
-    findings: list[ReviewFinding] = []
+    findings: list[Finding] = []
     skipped: list[SkippedCheck] = []
     for provider in default_providers() if providers is None else providers:
         name = getattr(provider, "__name__", type(provider).__name__)
         try:
-            findings.extend(provider(context))
+            found = provider(context)
+            findings.extend(f if f.source else replace(f, source="review") for f in found)
         except Exception as exc:  # one broken check must not cost the comment
             skipped.append(SkippedCheck(name, redact.scrub(f"{type(exc).__name__}: {exc}")))
     return Review(

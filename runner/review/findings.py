@@ -1,10 +1,11 @@
-"""Findings for the review comment, and the providers that make them.
+"""The review's checks: providers that turn a `ReviewContext` into findings.
 
-A finding is plain data, as in squawk and the integrity checks: a stable kebab-case `id`, what
-is wrong and how to fix it, and where. A provider takes the `ReviewContext` and returns
-findings; `default_providers()` is the list the review runs. The built-in ones need only git
-and the revision files; lint (`runner.lint`) joins the list when it is installed, and the
-validation checks join it the same way once they can run without a database.
+A finding is the one `runner.core.findings.Finding` every check reports (a stable kebab-case
+`id`, what is wrong and how to fix it, where, and `source`: which check found it). A provider
+takes the `ReviewContext` and returns findings; `default_providers()` is the list the review
+runs. The built-in ones need only git and the revision files; lint (`runner.lint`) joins the
+list when it is installed, and the validation checks join it the same way once they can run
+without a database.
 """
 
 from __future__ import annotations
@@ -13,33 +14,18 @@ import ast
 import importlib
 import importlib.util
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from alembic.script import ScriptDirectory
 
 from runner.core import revisions as revision_tree
+from runner.core.findings import Finding
 
 REVISION_ID_TAKEN = "revision-id-taken"
 DUPLICATE_REVISION = "duplicate-revision"
 MULTIPLE_HEADS = "multiple-heads"
-
-
-@dataclass(frozen=True)
-class ReviewFinding:
-    """One problem: `id` is stable, `fix` says what to do, `source` says which check found it."""
-
-    id: str
-    message: str
-    fix: str
-    revision: str | None = None
-    file: str | None = None
-    line: int | None = None
-    source: str = "review"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -69,7 +55,7 @@ class ReviewContext:
         return list(dict.fromkeys(new.revision for new in self.new_files))
 
 
-FindingProvider = Callable[[ReviewContext], Sequence[ReviewFinding]]
+FindingProvider = Callable[[ReviewContext], Sequence[Finding]]
 
 
 def revision_id(source: str) -> str | None:
@@ -106,10 +92,10 @@ def heads_of(script: ScriptDirectory) -> list[str] | None:
 # --- the built-in providers ----------------------------------------------------------------------
 
 
-def taken_ids(context: ReviewContext) -> list[ReviewFinding]:
+def taken_ids(context: ReviewContext) -> list[Finding]:
     """A new revision must not reuse an id the base declares (two branches that both took 0018),
     nor share one with another new file."""
-    found: list[ReviewFinding] = []
+    found: list[Finding] = []
     by_id: dict[str, list[NewFile]] = {}
     for new in context.new_files:
         by_id.setdefault(new.revision, []).append(new)
@@ -119,7 +105,7 @@ def taken_ids(context: ReviewContext) -> list[ReviewFinding]:
             renumber = f"`aurora-migrate renumber {rev} --file {new.path}`"
             if theirs:
                 found.append(
-                    ReviewFinding(
+                    Finding(
                         REVISION_ID_TAKEN,
                         f"Revision id {rev} of {new.path} is already taken on {context.base} by "
                         f"{', '.join(map(str, theirs))}. Alembic would apply only one of them.",
@@ -133,7 +119,7 @@ def taken_ids(context: ReviewContext) -> list[ReviewFinding]:
             elif len(news) > 1:
                 others = [str(n.path) for n in news if n is not new]
                 found.append(
-                    ReviewFinding(
+                    Finding(
                         DUPLICATE_REVISION,
                         f"Revision id {rev} of {new.path} is also declared by {', '.join(others)} "
                         "on this branch. Alembic would apply only one of them.",
@@ -146,7 +132,7 @@ def taken_ids(context: ReviewContext) -> list[ReviewFinding]:
     return found
 
 
-def single_head(context: ReviewContext) -> list[ReviewFinding]:
+def single_head(context: ReviewContext) -> list[Finding]:
     """The revision tree at HEAD has exactly one head, so `upgrade head` means one thing.
 
     Not judged while two files share an id (`taken_ids` reports that first).
@@ -157,7 +143,7 @@ def single_head(context: ReviewContext) -> list[ReviewFinding]:
     if len(heads) <= 1:
         return []
     return [
-        ReviewFinding(
+        Finding(
             MULTIPLE_HEADS,
             f"The revisions have {len(heads)} heads ({', '.join(heads)}): `upgrade head` is "
             "ambiguous and the runner refuses it.",
@@ -168,45 +154,38 @@ def single_head(context: ReviewContext) -> list[ReviewFinding]:
     ]
 
 
-def lint(context: ReviewContext) -> list[ReviewFinding]:
+def lint(context: ReviewContext) -> list[Finding]:
     """`runner.lint` over the new revisions (squawk and our own live-DDL checks). A finding
-    its revision opted out of (with a reason) is left out."""
+    its revision opted out of (with a reason) is left out; files are named from the checkout's
+    top, and `source` says lint (and which of its checkers)."""
     if not context.new_revisions:
         return []  # runner.lint lints every revision when given none
     module: Any = importlib.import_module("runner.lint")
-    found = module.lint(context.config_file, revisions=context.new_revisions)
+    found: list[Finding] = module.lint(context.config_file, revisions=context.new_revisions)
     return [
-        _foreign(finding, "lint", context.root)
+        replace(
+            finding,
+            file=_from_top(finding.file, context.root),
+            source=f"lint/{finding.source}" if finding.source else "lint",
+        )
         for finding in found
-        if not getattr(finding, "ignored", None)
+        if not finding.ignored
     ]
 
 
-def _foreign(finding: Any, source: str, root: Path) -> ReviewFinding:
-    """Another checker's finding (`rule` or `id`, message, fix, where) as a `ReviewFinding`,
-    its file relative to the checkout's top."""
-    kind = getattr(finding, "rule", None) or getattr(finding, "id", "finding")
-    origin = getattr(finding, "source", None)
-    file = getattr(finding, "file", None)
-    if file:
-        path = Path(file).resolve()
-        file = path.relative_to(root).as_posix() if path.is_relative_to(root) else str(file)
-    return ReviewFinding(
-        str(kind),
-        str(getattr(finding, "message", "")),
-        str(getattr(finding, "fix", "")),
-        revision=getattr(finding, "revision", None),
-        file=file,
-        line=getattr(finding, "line", None),
-        source=f"{source}/{origin}" if origin else source,
-    )
+def _from_top(file: str | None, root: Path) -> str | None:
+    """A file relative to the checkout's top when it is inside, else as given."""
+    if not file:
+        return file
+    path = Path(file).resolve()
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else file
 
 
-def edited_revisions(context: ReviewContext) -> list[ReviewFinding]:
+def edited_revisions(context: ReviewContext) -> list[Finding]:
     """A revision main already has is history: a database may have applied it. Changing or
     deleting it is what `validate` reports later as a checksum mismatch or a missing file."""
     found = [
-        ReviewFinding(
+        Finding(
             id="revision-edited",
             message=f"{path} is a revision the base already has, and this branch changes it. "
             "Databases that applied it keep what the old file did; `validate` will report a "
@@ -218,7 +197,7 @@ def edited_revisions(context: ReviewContext) -> list[ReviewFinding]:
         for path in context.edited_files
     ]
     found += [
-        ReviewFinding(
+        Finding(
             id="revision-deleted",
             message=f"{path} is a revision the base already has, and this branch deletes it. "
             "Databases that applied it record a revision the code no longer has (`validate`: "

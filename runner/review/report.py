@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import re
 
+from runner.core.findings import Finding
+from runner.core.findings_report import REVIEW_COLUMNS, cell, code, table
 from runner.review.core import NewRevision, Review
-from runner.review.findings import ReviewFinding
 
 MARKER = "<!-- aurora-migrate-review -->"
 # GitHub refuses comments over 65,536 characters; keep room for the workflow's own lines.
@@ -57,44 +58,33 @@ def _summary(review: Review) -> str:
     heads = ", ".join(f"`{h}`" for h in review.heads) or "unknown while revision ids repeat"
     return (
         f"{MARKER}\n## Migrations review\n\n"
-        f"`{_code(review.base)}` ({review.base_commit[:SHORT_SHA]}) ... HEAD "
+        f"{code(review.base)} ({review.base_commit[:SHORT_SHA]}) ... HEAD "
         f"({review.head_commit[:SHORT_SHA]}): {count} new revision(s), {verdict}. "
         f"Head: {heads}.\n\n"
     )
 
 
-def _findings(findings: tuple[ReviewFinding, ...]) -> str:
+def _findings(findings: tuple[Finding, ...]) -> str:
     if not findings:
         return ""
-    rows = [
-        "### Findings\n",
-        "| finding | revision | where | problem | fix |",
-        "| --- | --- | --- | --- | --- |",
-    ]
-    for f in findings:
-        where = f"{f.file}:{f.line}" if f.file and f.line else (f.file or "")
-        rows.append(
-            f"| `{_cell(f.id)}` ({_cell(f.source)}) | {_cell(f.revision or '')} | "
-            f"{_cell(where)} | {_cell(f.message)} | {_cell(f.fix)} |"
-        )
-    return "\n".join(rows) + "\n\n"
+    return "### Findings\n\n" + table(findings, REVIEW_COLUMNS) + "\n\n"
 
 
 def _skipped(review: Review) -> str:
     if not review.skipped:
         return ""
-    lines = [f"- **{_cell(s.check)}** did not run: {_cell(s.reason)}" for s in review.skipped]
+    lines = [f"- **{cell(s.check)}** did not run: {cell(s.reason)}" for s in review.skipped]
     return "### Checks that did not run\n\n" + "\n".join(lines) + "\n\n"
 
 
 def _revision(new: NewRevision, *, sql_cut: bool = False) -> str:
     parents = ", ".join(f"`{p}`" for p in new.down_revisions) or "base"
     text = (
-        f"#### `{_code(new.revision)}` {_cell(new.description)}\n\n"
-        f"`{_code(new.file)}`, revises {parents}.\n\n"
+        f"#### {code(new.revision)} {cell(new.description)}\n\n"
+        f"{code(new.file)}, revises {parents}.\n\n"
     )
     if new.sql is None:
-        return text + f"No offline SQL: {_cell(new.sql_error or 'unknown')}\n\n"
+        return text + f"No offline SQL: {cell(new.sql_error or 'unknown')}\n\n"
     lines = new.sql.count("\n")
     body = new.sql
     if sql_cut:
@@ -111,13 +101,3 @@ def _revision(new: NewRevision, *, sql_cut: bool = False) -> str:
 
 def _longest_backtick_run(text: str) -> int:
     return max((len(run) for run in re.findall(r"`+", text)), default=0)
-
-
-def _cell(text: str) -> str:
-    """Text for one table cell or line: no line breaks, no column breaks, no raw HTML."""
-    flat = " ".join(str(text).split())
-    return flat.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _code(text: str) -> str:
-    return _cell(text).replace("`", "'")

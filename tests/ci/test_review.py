@@ -18,16 +18,15 @@ import json
 import subprocess
 import sys
 import types
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from runner.core.errors import ReviewRefused
+from runner.core.findings import Finding
 from runner.review import (
     MARKER,
     ReviewContext,
-    ReviewFinding,
     default_providers,
     review,
     to_json,
@@ -47,7 +46,7 @@ def repo(tmp_path: Path) -> Repo:
     return made
 
 
-def builtin(repo: Repo, base: str = "main") -> list[ReviewFinding]:
+def builtin(repo: Repo, base: str = "main") -> list[Finding]:
     return list(review(base, config_file=repo.ini, providers=[taken_ids, single_head]).findings)
 
 
@@ -149,10 +148,10 @@ def test_every_providers_findings_reach_the_report(repo: Repo) -> None:
     repo.add_revision("0018", "0017", "add_widgets")
     seen: list[ReviewContext] = []
 
-    def squawk_like(context: ReviewContext) -> list[ReviewFinding]:
+    def squawk_like(context: ReviewContext) -> list[Finding]:
         seen.append(context)
         return [
-            ReviewFinding(
+            Finding(
                 "adding-required-field",
                 "Adding a NOT NULL column | without a default",
                 "Add it nullable, backfill, then SET NOT NULL.",
@@ -176,7 +175,7 @@ def test_every_providers_findings_reach_the_report(repo: Repo) -> None:
 def test_a_provider_that_breaks_is_named_and_the_others_still_report(repo: Repo) -> None:
     repo.add_revision("0018", "0016", "second_head")
 
-    def broken(context: ReviewContext) -> list[ReviewFinding]:
+    def broken(context: ReviewContext) -> list[Finding]:
         raise RuntimeError("squawk crashed")
 
     done = review("main", config_file=repo.ini, providers=[broken, single_head])
@@ -187,20 +186,6 @@ def test_a_provider_that_breaks_is_named_and_the_others_still_report(repo: Repo)
     assert "**broken** did not run: RuntimeError: squawk crashed" in to_markdown(done)
 
 
-@dataclass(frozen=True)
-class LintFinding:
-    """The shape of runner.lint's findings (rule, not id; opted-out ones carry a reason)."""
-
-    rule: str
-    revision: str
-    file: str
-    line: int | None
-    message: str
-    fix: str
-    source: str
-    ignored: str | None = None
-
-
 def test_lint_joins_when_installed_and_its_opt_outs_stay_out(
     repo: Repo, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -208,11 +193,13 @@ def test_lint_joins_when_installed_and_its_opt_outs_stay_out(
     new = repo.root / added  # runner.lint names files as the working directory sees them
     asked: list[tuple[Path, list[str]]] = []
 
-    def fake_lint(config: Path, revisions: list[str]) -> list[LintFinding]:
+    def fake_lint(config: Path, revisions: list[str]) -> list[Finding]:
         asked.append((config, revisions))
         return [
-            LintFinding("ban-drop-column", "0018", str(new), 3, "drops a column", "no", "squawk"),
-            LintFinding("require-timeout", "0018", "f.py", 1, "m", "f", "aurora", ignored="why"),
+            Finding(
+                "ban-drop-column", "drops a column", "no", "0018", str(new), 3, source="squawk"
+            ),
+            Finding("require-timeout", "m", "f", "0018", "f.py", 1, source="aurora", ignored="why"),
         ]
 
     module = types.ModuleType("runner.lint")
@@ -351,3 +338,22 @@ def test_editing_or_deleting_a_revision_main_has_is_a_finding(repo: Repo) -> Non
     deleted = second.relative_to(repo.root).as_posix()
     assert found == {"revision-edited": edited.file, "revision-deleted": deleted}
     assert edited_revisions in default_providers()
+
+
+def test_a_finding_whose_provider_names_no_source_is_the_reviews(repo: Repo) -> None:
+    repo.add_revision("0018", "0017", "add_widgets")
+
+    def plain(context: ReviewContext) -> list[Finding]:
+        return [Finding("house-rule", "m", "f", revision="0018")]
+
+    done = review("main", config_file=repo.ini, providers=[plain])
+    assert [f.source for f in done.findings] == ["review"]
+    assert "`house-rule` (review)" in to_markdown(done)
+
+
+def test_a_revisions_sql_in_the_review_has_no_run_history_writes(repo: Repo) -> None:
+    """`sql` records its run in the history table; the comment shows each revision's own SQL."""
+    repo.add_revision("0018", "0017", "add_widgets")
+    [new] = review("main", config_file=repo.ini, providers=[]).revisions
+    assert new.sql and "INSERT INTO ledger VALUES ('add_widgets')" in new.sql
+    assert "aurora_migrations_history" not in new.sql

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from runner.adapters.remote.payload import error_from_payload, refused, result_from_payload
+from runner.adapters.remote.payload import (
+    confirmation_in_cli_words,
+    error_from_payload,
+    refused,
+    result_from_payload,
+)
 from runner.core.errors import BadRequest, RemoteFailure, RemoteRefused
 
 WHERE = {"function": "aurora-migrations-dev", "request_id": "req-1"}
@@ -97,3 +102,58 @@ def test_keys_a_newer_function_adds_to_a_result_are_ignored() -> None:
     )
 
     assert result.after == ["0001"] and result.revisions and result.revisions[0].applied
+
+
+def confirmation_refused(message: str) -> str:
+    """What the CLI says of the function's refusal (LambdaInvoker's callers get the event's)."""
+    error = error_from_payload(
+        {"errorType": "ConfirmationRequired", "errorMessage": message}, **WHERE
+    )
+    assert message in error.message, "an event's sender gets the event's words"
+    return confirmation_in_cli_words(error.message)
+
+
+def test_a_confirmation_refusal_is_said_with_the_cli_flag() -> None:
+    said = confirmation_refused(
+        "stamp is destructive and was refused (confirm='0001'). The database is at "
+        "'0003,0004'; to proceed, repeat the request with confirm='0003,0004'."
+    )
+
+    assert "stamp is destructive and was refused (--confirm 0001)" in said
+    assert "run it again with --confirm 0003,0004" in said and "confirm=" not in said
+    assert said.startswith("The function aurora-migrations-dev refused the request")
+    assert said.endswith("(Lambda request id req-1)")
+
+
+def test_a_confirmation_is_quoted_for_the_shell_when_it_must_be() -> None:
+    said = confirmation_refused(
+        'downgrade is destructive and was refused (confirm="it\'s"). The database is at '
+        "'base'; to proceed, repeat the request with confirm='base'."
+    )
+
+    assert "(--confirm 'it'\"'\"'s')" in said and "--confirm base." in said
+
+
+def test_a_refusal_in_other_words_is_passed_on_as_the_function_said_it() -> None:
+    """A function of another version may word it differently: its words are kept, not lost."""
+    message = "downgrade needs confirm='0002' (worded by another version)."
+    error = error_from_payload(
+        {"errorType": "ConfirmationRequired", "errorMessage": message}, **WHERE
+    )
+
+    assert isinstance(error, RemoteRefused) and message in confirmation_in_cli_words(error.message)
+    assert "expected" not in error.details
+
+
+def test_the_revisions_of_a_refused_confirmation_are_details() -> None:
+    error = error_from_payload(
+        {
+            "errorType": "ConfirmationRequired",
+            "errorMessage": "downgrade is destructive and was refused (no confirm). The database "
+            "is at '0003,0004'; to proceed, repeat the request with confirm='0003,0004'.",
+        },
+        **WHERE,
+    )
+
+    assert error.details["expected"] == "0003,0004" and "given" not in error.details
+    assert error.details["current"] == ["0003", "0004"]

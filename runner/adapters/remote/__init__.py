@@ -8,8 +8,10 @@ One module per job, each with injectable boto3 clients:
   `FunctionName`, else the convention `aurora-migrations-ENV`); the cluster to snapshot.
 - `invoke`: `LambdaInvoker.invoke(event)` validates locally, invokes once, and returns an
   `InvokeOutcome` (a `Result`, the raw payload, the log tail) or raises one typed error.
-- `payload`: the function's answer back into a `Result`, or a `FunctionError` into
-  `RemoteRefused` (exit 2) / `RemoteFailure` (exit 1).
+- `payload`: the function's answer back into a `Result` (its findings `Finding`s), or a
+  `FunctionError` into `RemoteRefused` (exit 2) / `RemoteFailure` (exit 1); a refused
+  confirmation keeps the event's words (`confirm='0017'`) until the CLI says it with the flag
+  (`confirmation_in_cli_words`).
 - `status`: `gather_status({env: invoker})`, one `EnvironmentStatus` row per environment.
 - `snapshot`: `take_snapshot(rds, cluster, ...)`, an available cluster snapshot, or an error.
 - `upgrade`: `upgrade_with_snapshot(invoker, take)`: validate, snapshot, then upgrade.

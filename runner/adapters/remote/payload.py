@@ -1,27 +1,45 @@
 """The function's answer, turned back into what local mode has: a `Result`, or one typed error.
 
-A success is the handler's `Result.to_dict()`; it becomes a `Result` again, so the CLI prints
-the same table (keys a newer function adds are ignored). A `FunctionError` payload is what the
+A success is the handler's `Result.to_dict()`; it becomes a `Result` again (its findings
+`Finding`s again), so the CLI prints the same table and lines (keys a newer function adds are
+ignored). A `FunctionError` payload is what the
 Lambda runtime makes of the raised error: `{"errorType", "errorMessage", "stackTrace"}`. It is
 wrapped here, once: a remote `BadRequest` or `ConfigurationError` (by class name) becomes
 `RemoteRefused` (exit 2), anything else `RemoteFailure` (exit 1). Everything is scrubbed.
+
+The function words a refused confirmation for an event (`confirm='0017'`), which is what a
+caller of `LambdaInvoker` sends; the revisions it names are kept as details (`expected`,
+`given`, `current`). `confirmation_in_cli_words` says it as the CLI does (`--confirm 0017`);
+the CLI's remote edge (`cli_remote`) applies it. A refusal worded otherwise is left as it came.
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import json
 import re
+import shlex
 from typing import Any, TypeVar
 
 from runner.core import errors, redact
 from runner.core.errors import AuroraMigrationsError, RemoteFailure, RemoteRefused
+from runner.core.findings import Finding
 from runner.core.results import AppliedRevision, Result, RevisionInfo
 
 T = TypeVar("T")
 # The runtime's keys, and those our own to_dict() sets: never taken as details.
 _RUNTIME_KEYS = ("errorType", "errorMessage", "stackTrace", "requestId", "message", "ok")
 _FAILED_REVISION = re.compile(r"^Revision (\S+) \(")  # the engine's MigrationFailed wording
+_LITERAL = r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\""  # a Python str repr
+# The engine's ConfirmationRequired wording (`MigrationEngine._check_confirm`).
+_CONFIRM_REFUSED = re.compile(
+    rf"(?P<command>[\w-]+) is destructive and was refused \((?:no confirm|confirm="
+    rf"(?P<given>{_LITERAL}))\)\. The database is at (?P<expected>{_LITERAL}); to proceed, "
+    rf"repeat the request with confirm=(?:{_LITERAL})\.",
+    re.DOTALL,
+)
+SHOWN_CONFIRM = 80  # characters of a --confirm value repeated back, as local mode does
 # Lambda's own failures (timeout, out of memory, crash): the function was stopped mid-run.
 _STOPPED_BY_LAMBDA = ("Sandbox.", "Runtime.")
 _STOPPED_HINT = (
@@ -55,6 +73,8 @@ def result_from_payload(payload: Any, *, function: str, request_id: str | None) 
         data["applied"] = [_known_instance(AppliedRevision, a) for a in data.get("applied", [])]
         if data.get("revisions") is not None:
             data["revisions"] = [_known_instance(RevisionInfo, r) for r in data["revisions"]]
+        if data.get("findings") is not None:
+            data["findings"] = [_finding(f) for f in data["findings"]]
         return Result(**data)
     except (TypeError, AttributeError) as exc:
         raise RemoteFailure(
@@ -78,6 +98,12 @@ def error_from_payload(
     failed = _FAILED_REVISION.match(message)
     if "revision" not in extra and failed:
         extra["revision"] = failed.group(1)
+    said = _CONFIRM_REFUSED.fullmatch(message) if remote_type == "ConfirmationRequired" else None
+    if said is not None:
+        expected, given = _confirmation(said)
+        extra.setdefault("expected", expected)
+        extra.setdefault("given", given)
+        extra.setdefault("current", [] if expected == "base" else expected.split(","))
     details: dict[str, Any] = {
         **extra,
         "remote_error_type": remote_type,
@@ -99,6 +125,32 @@ def error_from_payload(
     )
 
 
+def confirmation_in_cli_words(message: str) -> str:
+    """`message` with the function's `confirm='0017'` refusal said as the CLI says it."""
+    return _CONFIRM_REFUSED.sub(
+        lambda said: confirm_refusal(said["command"], *_confirmation(said)), message
+    )
+
+
+def _confirmation(said: re.Match[str]) -> tuple[str, str | None]:
+    """(expected, given) from the function's refusal."""
+    given = ast.literal_eval(said["given"]) if said["given"] else None
+    return ast.literal_eval(said["expected"]), given
+
+
+def confirm_refusal(command: str, expected: str, given: str | None) -> str:
+    """A refused confirmation in the CLI's words: the flag to type, quoted for the shell."""
+    got = "no --confirm" if given is None else f"--confirm {_shell(given)}"
+    return (
+        f"{command} is destructive and was refused ({got}). The database is at "
+        f"{expected}; to proceed, run it again with --confirm {_shell(expected)}."
+    )
+
+
+def _shell(value: str) -> str:
+    return shlex.quote(value if len(value) <= SHOWN_CONFIRM else value[:SHOWN_CONFIRM] + "...")
+
+
 def refused(remote_type: str) -> bool:
     """Whether a remote error class (by name) means a refused request: exit 2, not 1."""
     cls = getattr(errors, remote_type, None)
@@ -112,6 +164,12 @@ def refused(remote_type: str) -> bool:
 def _known(cls: type[Any], data: dict[str, Any]) -> dict[str, Any]:
     names = {f.name for f in dataclasses.fields(cls)}
     return {k: v for k, v in data.items() if k in names}
+
+
+def _finding(data: Any) -> Finding:
+    if not isinstance(data, dict):
+        raise TypeError("a finding that is not an object")
+    return Finding.from_dict(data)
 
 
 def _known_instance(cls: type[T], data: Any) -> T:
