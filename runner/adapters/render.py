@@ -9,33 +9,42 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.syntax import Syntax
 from rich.table import Table
 from rich.text import Text
 
-from runner.adapters.remote.resolve import FunctionTarget
-from runner.adapters.remote.status import EnvironmentStatus
-from runner.core.progress import Progress
 from runner.core.results import Result, state_label
-from runner.integrity.findings import Finding
+
+if TYPE_CHECKING:  # remote mode's types: importing them would import botocore
+    from runner.adapters.remote.resolve import FunctionTarget
+    from runner.adapters.remote.status import EnvironmentStatus
+    from runner.core.progress import Progress
+    from runner.integrity.findings import Finding
 
 NOTHING_TO_RUN = "-- nothing to run\n"
+UNKNOWN = "unknown"  # history --offline: applied or pending, the files alone cannot tell
 
 
-def result(console: Console, res: Result, *, database: str) -> None:
+def result(console: Console, res: Result, *, database: str, known: bool = True) -> None:
+    """The summary; `known=False` when the database was not read (history --offline): its
+    state and each revision's status are then shown as unknown, not as base and pending."""
     console.print(f"[bold]{res.command}[/] on {database}", highlight=False)
     if res.command == "heads":
         console.print(f"heads: {state_label(res.heads)}", highlight=False)
         return
-    moved = f"{state_label(res.before)} -> " if res.before != res.after else ""
-    console.print(f"database: {moved}{state_label(res.after)}", highlight=False)
+    if known:
+        moved = f"{state_label(res.before)} -> " if res.before != res.after else ""
+        console.print(f"database: {moved}{state_label(res.after)}", highlight=False)
+    else:
+        console.print(f"database: {UNKNOWN} (not read)", highlight=False)
     if res.revisions is not None:
         table = Table("revision", "description", "status", "head", "applied at")
         for info in res.revisions:
             status = "[green]applied[/]" if info.applied else "[yellow]pending[/]"
+            if not known:
+                status = f"[dim]{UNKNOWN}[/]"
             table.add_row(
                 info.revision,
                 info.description,
@@ -71,6 +80,8 @@ def sql(console: Console, text: str) -> None:
     if not console.is_terminal:
         console.file.write(text)
         return
+    from rich.syntax import Syntax
+
     highlighted = Syntax(text, "sql", theme="ansi_dark", background_color="default")
     console.print(highlighted.highlight(text), soft_wrap=True, end="")
 

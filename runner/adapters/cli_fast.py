@@ -1,0 +1,142 @@
+"""The CLI's answers from the cached revision graph: no Alembic, and no engine.
+
+`heads` and `history --offline` need only the graph; a no-op `upgrade` or `current` needs the
+graph and one query (`runner.core.fastpath.try_fast`, the Lambda's own fast path, given the
+cached graph as its manifest). Each answer is the engine's `Result` for the same request, and
+`run.start`/`run.finish` are logged with the engine's fields (plus `fast_path`), so the CLI
+prints what the engine's path prints. No lock is taken, so no lock events are logged.
+
+Anything this cannot answer exactly returns None and the engine runs: a stale or missing cache,
+the database not exactly at head (or any error reading it), remote mode and its flags,
+`--allow-changed`, `-v` (the engine's informational lines), credentials from AWS or the dev
+database for the no-op (only DATABASE_URL, as the Lambda's fast path assumes one connection
+is cheap), and every other command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from runner.core.results import Result
+from runner.core.settings import Settings
+
+GRAPH_ONLY = frozenset({"heads"})
+NO_OP = frozenset({"upgrade", "current"})
+# Flags only remote mode (or the engine) can honour: given, the engine path handles them.
+REMOTE_FLAGS = ("function", "env", "envs", "region", "profile", "logs", "snapshot", "cluster")
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The result to print, the database as the summary names it, and whether it was read."""
+
+    result: Result
+    database: str
+    known: bool = True
+
+
+def eligible(args: argparse.Namespace) -> bool:
+    """Whether the command line could be answered here at all (cheap: no file is read)."""
+    offline_history = args.command == "history" and getattr(args, "offline", False)
+    if args.command not in GRAPH_ONLY | NO_OP and not offline_history:
+        return False
+    if getattr(args, "verbose", False) or getattr(args, "allow_changed", None):
+        return False
+    return not any(getattr(args, name, None) for name in REMOTE_FLAGS)
+
+
+def answer(args: argparse.Namespace, event: dict[str, Any], settings: Settings) -> Answer | None:
+    """The engine's answer for `args`, from a fresh cache; None when the engine must run."""
+    from runner.core import graph_cache
+
+    if settings.secret_arn or settings.iam_auth:
+        return None  # naming the database would read the secret: the engine's business
+    if args.command in NO_OP and not settings.database_url:
+        return None
+    graph = graph_cache.load(settings.alembic_ini)
+    if graph is None:
+        return None
+    from runner.adapters.events import parse_event
+    from runner.core.sources import credential_source
+
+    request = parse_event(event)  # a bad request is refused exactly as the engine path does
+    source = credential_source(settings, use_devdb=True)
+    if args.command == "history":
+        return Answer(_offline_history(graph), "(offline)", known=False)
+    started = time.monotonic()
+    if args.command == "heads":
+        heads = list(graph.heads)
+        result: Result | None = Result(
+            command="heads", heads=heads, message=f"{len(heads)} head(s)"
+        )
+    else:
+        result = _no_op(request, settings, source, graph)
+    if result is None:
+        return None
+    from runner.core.redact import safe_url
+
+    database = safe_url(source.url())
+    result.duration_ms = int((time.monotonic() - started) * 1000)
+    _log_run(request.command, request.revision, result, database)
+    return Answer(result, database)
+
+
+def _heads(graph: Any) -> Result:
+    """`MigrationEngine._heads`, from the cache."""
+    heads = list(graph.heads)
+    return Result(command="heads", heads=heads, message=f"{len(heads)} head(s)")
+
+
+def _no_op(request: Any, settings: Settings, source: Any, graph: Any) -> Result | None:
+    from runner.core import fastpath
+
+    try:
+        return fastpath.try_fast(request, settings, lambda: source, manifest=graph.manifest())
+    finally:
+        fastpath.forget_connection()  # one command per process: nothing to keep warm
+
+
+def _offline_history(graph: Any) -> Result:
+    """`MigrationEngine.offline_history`, from the cache: every revision, state unknown."""
+    from runner.core.results import RevisionInfo
+
+    heads = set(graph.heads)
+    return Result(
+        command="history",
+        heads=list(graph.heads),
+        revisions=[
+            RevisionInfo(
+                revision=r.revision,
+                down_revision=list(r.down_revisions),
+                description=r.doc,
+                applied=False,
+                is_head=r.revision in heads,
+            )
+            for r in graph.revisions
+        ],
+        message="From the revision files alone (offline): applied or pending is not known.",
+    )
+
+
+def _log_run(command: str, revision: str | None, result: Result, database: str) -> None:
+    """The engine's `run.start` and `run.finish`, marked `fast_path` as the Lambda marks them."""
+    from runner.core.logs import log_event
+
+    run_id = str(uuid.uuid4())
+    log_event("run.start", command=command, revision=revision, run_id=run_id, database=database)
+    log_event(
+        "run.finish",
+        command=command,
+        run_id=run_id,
+        before=result.before,
+        after=result.after,
+        applied=[],
+        pending=result.pending,
+        complete=True,
+        duration_ms=result.duration_ms,
+        fast_path=True,
+    )
