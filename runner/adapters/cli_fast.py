@@ -97,7 +97,7 @@ def _no_op(request: Any, settings: Settings, source: Any, graph: Any) -> Result 
     try:
         return fastpath.try_fast(request, settings, lambda: source, manifest=graph.manifest())
     finally:
-        fastpath.forget_connection()  # one command per process: nothing to keep warm
+        fastpath.reset()  # one command per process: keep no connection, source or manifest
 
 
 def _offline_history(graph: Any) -> Result:
