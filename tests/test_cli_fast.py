@@ -329,7 +329,8 @@ def _credentials_import_sqlalchemy() -> bool:
         "import sys\n"
         "from runner.core.settings import Settings\n"
         "from runner.core.sources import credential_source\n"
-        "credential_source(Settings(database_url='postgresql://u@h/d')).url()\n"
+        "from runner.adapters.cli_fast import describe\n"
+        "describe(credential_source(Settings(database_url='postgresql://u@h/d')))\n"
         "print('sqlalchemy' in sys.modules)\n"
     )
     done = subprocess.run(

@@ -77,12 +77,51 @@ def answer(args: argparse.Namespace, event: dict[str, Any], settings: Settings) 
         result = _no_op(request, settings, source, graph)
     if result is None:
         return None
-    from runner.core.redact import safe_url
-
-    database = safe_url(source.url())
+    database = describe(source)
     result.duration_ms = int((time.monotonic() - started) * 1000)
     _log_run(request.command, request.revision, result, database)
     return Answer(result, database)
+
+
+def describe(source: Any) -> str:
+    """The database as the engine names it (`redact.safe_url(source.url())`), from the
+    source's SQLAlchemy-free `target()` when it has one: the same text, without SQLAlchemy."""
+    target = getattr(source, "target", None)
+    url = target() if callable(target) else source.url()
+    return safe_url_text(url)
+
+
+def safe_url_text(url: Any) -> str:
+    """`redact.safe_url` for any object with a URL's parts; SQLAlchemy's rendering, mirrored."""
+    from urllib.parse import quote, quote_plus
+
+    from runner.core.redact import MASK, is_secret_param
+
+    masked = [k for k in url.query if is_secret_param(k)]
+    text = url.drivername + "://"
+    if url.username is not None:
+        text += quote(url.username, safe=" +")
+        if url.password is not None:
+            text += ":" + MASK
+        text += "@"
+    if url.host is not None:
+        text += f"[{url.host}]" if ":" in url.host else url.host
+    if url.port is not None:
+        text += ":" + str(url.port)
+    if url.database is not None:
+        text += "/" + quote(url.database, safe=" +/")
+    shown = sorted(k for k in url.query if k not in masked)
+    if shown:
+        text += "?" + "&".join(
+            f"{quote_plus(k)}={quote_plus(value)}" for k in shown for value in _values(url.query[k])
+        )
+    if masked:
+        text += ("&" if shown else "?") + "&".join(f"{k}={MASK}" for k in masked)
+    return text
+
+
+def _values(value: Any) -> list[str]:
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def _heads(graph: Any) -> Result:
