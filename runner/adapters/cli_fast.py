@@ -98,7 +98,7 @@ def safe_url_text(url: Any) -> str:
     from runner.core.redact import MASK, is_secret_param
 
     masked = [k for k in url.query if is_secret_param(k)]
-    text = url.drivername + "://"
+    text: str = url.drivername + "://"
     if url.username is not None:
         text += quote(url.username, safe=" +")
         if url.password is not None:
