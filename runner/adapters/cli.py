@@ -66,14 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from rich.console import Console
 
     from runner.adapters import cli_logs
-    from runner.adapters.live import LiveReporter
     from runner.core.redact import scrub, scrubbed
 
     out = Console(file=scrubbed(sys.stdout), soft_wrap=True)
     err = Console(file=scrubbed(sys.stderr), soft_wrap=True)
     human = cli_logs.human_format(args.log_format, sys.stderr.isatty())
     cli_logs.setup(err, human=human, quiet=args.quiet, verbose=args.verbose)
-    live = LiveReporter(err, show=human and not args.quiet)
     try:
         answered = _answer_fast(args, out, err)
         if answered is not None:
@@ -97,7 +95,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from runner.bootstrap import command_line as bootstrap_cli
 
             return bootstrap_cli.run(args, out)
-        return _migrate(args, out, err, live)
+        from runner.adapters.live import LiveReporter
+
+        return _migrate(args, out, err, LiveReporter(err, show=human and not args.quiet))
     except AuroraMigrationsError as exc:
         return _failed(args, out, err, exc)
     except Exception as exc:

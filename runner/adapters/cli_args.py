@@ -17,7 +17,6 @@ import platform
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -65,6 +64,8 @@ def _environment() -> str:
 
 
 def version_text() -> str:
+    from importlib import metadata  # slow to import; only --version needs it
+
     def installed(name: str) -> str:
         try:
             return metadata.version(name)

@@ -24,7 +24,6 @@ import hashlib
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -233,6 +232,8 @@ def save(before: Snapshot | None, script: ScriptDirectory) -> Graph | None:
 
 def _write(path: Path, text: str) -> bool:
     """Write to a temporary file beside `path`, then rename it over `path` (atomic)."""
+    import tempfile
+
     temporary: str | None = None
     try:
         path.parent.mkdir(exist_ok=True)
