@@ -12,7 +12,6 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from runner.core.results import Result, state_label
@@ -40,6 +39,8 @@ def result(console: Console, res: Result, *, database: str, known: bool = True) 
     else:
         console.print(f"database: {UNKNOWN} (not read)", highlight=False)
     if res.revisions is not None:
+        from rich.table import Table  # not for a summary without tables (heads, a no-op)
+
         table = Table("revision", "description", "status", "head", "applied at")
         for info in res.revisions:
             status = "[green]applied[/]" if info.applied else "[yellow]pending[/]"
@@ -54,6 +55,8 @@ def result(console: Console, res: Result, *, database: str, known: bool = True) 
             )
         console.print(table)
     if res.applied:
+        from rich.table import Table
+
         table = Table("revision", "description", "direction", "ms")
         for item in res.applied:
             table.add_row(item.revision, item.description, item.direction, str(item.duration_ms))
@@ -68,6 +71,8 @@ def result(console: Console, res: Result, *, database: str, known: bool = True) 
 
 
 def mapping(console: Console, title: str, data: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table("key", "value", title=title)
     for key, value in data.items():
         table.add_row(str(key), str(value))
@@ -100,6 +105,8 @@ def applied_before_failure(
 
     `seen` is what the live progress heard of them; `describe(revision)` names any other.
     """
+    from rich.table import Table
+
     if not applied:
         return
     done = _DONE.get(command, "applied")
@@ -160,6 +167,8 @@ def status_data(rows: Sequence[EnvironmentStatus]) -> dict[str, Any]:
 
 def status(console: Console, rows: Sequence[EnvironmentStatus]) -> None:
     """One row per environment, side by side; a table on a terminal, plain columns piped."""
+    from rich.table import Table
+
     cells = [_status_cells(row) for row in rows]
     if console.is_terminal:
         table = Table(*STATUS_COLUMNS)
