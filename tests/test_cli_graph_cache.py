@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,31 @@ def test_concurrent_writers_leave_one_whole_cache(ini: Path) -> None:
     assert graph_cache.load(ini) is not None
     leftovers = [p.name for p in (_versions(ini) / "__pycache__").iterdir()]
     assert all(name.endswith(".json") for name in leftovers), leftovers
+
+
+def test_files_too_recent_to_trust_are_hashed_only_until_they_settle(
+    ini: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout written just before the cache: its files are hashed on each load, until the
+    clock has moved past them; then the cache is re-stamped and mtimes suffice again."""
+    for path in _versions(ini).glob("*.py"):
+        path.touch()
+    assert _cache(ini) is not None
+    hashed: list[str] = []
+    real = graph_cache._sha256
+
+    def counting(snap: graph_cache.Snapshot, name: str) -> str:
+        hashed.append(name)
+        return real(snap, name)
+
+    monkeypatch.setattr(graph_cache, "_sha256", counting)
+    assert graph_cache.load(ini) is not None
+    assert len(hashed) == 4  # still within the clock's resolution: every revision is hashed
+
+    later = time.time_ns() + 2 * graph_cache.RACY_NS
+    monkeypatch.setattr(time, "time_ns", lambda: later)  # the clock has moved on
+    hashed.clear()
+    assert graph_cache.load(ini) is not None  # hashes once more, then re-stamps
+    hashed.clear()
+    assert graph_cache.load(ini) is not None
+    assert hashed == []

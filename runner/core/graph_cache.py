@@ -138,8 +138,11 @@ def _read(now: Snapshot) -> Graph | None:
         if data["location"] != now.location or data["versions"] != str(now.versions):
             return None
         files: dict[str, list[Any]] = data["files"]
-        if not _fresh(now, files, int(data["taken_ns"])):
+        taken_ns = int(data["taken_ns"])
+        if not _fresh(now, files, taken_ns):
             return None
+        if _settled(now, taken_ns):  # the recent files' bytes matched: trust their mtimes now
+            _write(now.path, json.dumps({**data, "taken_ns": now.taken_ns}, indent=1))
         return Graph(
             heads=tuple(str(h) for h in data["heads"]),
             revisions=tuple(_revision(r) for r in data["revisions"]),
@@ -160,6 +163,13 @@ def _fresh(now: Snapshot, files: dict[str, list[Any]], taken_ns: int) -> bool:
         if mtime_ns >= taken_ns - RACY_NS and _sha256(now, name) != digest:
             return False
     return True
+
+
+def _settled(now: Snapshot, taken_ns: int) -> bool:
+    """Files were too recent to trust when the cache was written, and no longer are: the
+    cache can be re-stamped, so later loads stop hashing them (git re-stamps its index so)."""
+    recent = [mtime for mtime, _size in now.stats.values() if mtime >= taken_ns - RACY_NS]
+    return bool(recent) and max(recent) < now.taken_ns - RACY_NS
 
 
 def _sha256(snap: Snapshot, name: str) -> str:
