@@ -318,7 +318,7 @@ PROBE = """
 import json, sys
 from runner.adapters.cli import main
 code = main(sys.argv[1:])
-heavy = [m for m in ("alembic", "sqlalchemy", "runner.core.engine") if m in sys.modules]
+heavy = [m for m in ("alembic", "sqlalchemy", "rich", "runner.core.engine") if m in sys.modules]
 sys.stderr.write("\\nPROBE " + json.dumps({"code": code, "heavy": heavy}) + "\\n")
 """
 
@@ -369,6 +369,8 @@ def test_a_fresh_cache_answers_without_alembic_or_sqlalchemy(
     assert argv[0] == "history" or '"fast_path":true' in done.stderr.replace(" ", "")
     heavy = set(probe["heavy"])
     assert "alembic" not in heavy and "runner.core.engine" not in heavy
+    if argv[0] != "history":  # a plain summary (no table) on streams that are no terminal
+        assert "rich" not in heavy
     if "sqlalchemy" in heavy and _credentials_import_sqlalchemy():
         pytest.xfail("the credential source still imports SQLAlchemy on this branch")
     assert "sqlalchemy" not in heavy

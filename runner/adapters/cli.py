@@ -49,6 +49,7 @@ from runner.core.errors import (
 if TYPE_CHECKING:  # imported where used: a no-op pays only for what it runs
     from rich.console import Console
 
+    from runner.adapters import cli_fast
     from runner.adapters.live import LiveReporter
     from runner.core.engine import MigrationEngine
     from runner.core.results import Result
@@ -63,17 +64,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return review(given[1:])
     args = build_parser().parse_args(given)
-    from rich.console import Console
-
     from runner.adapters import cli_logs
     from runner.core.redact import scrub, scrubbed
 
+    human = cli_logs.human_format(args.log_format, sys.stderr.isatty())
+    answer = None if human else _plain_answer(args)
+    if isinstance(answer, int):
+        return answer
+    from rich.console import Console
+
     out = Console(file=scrubbed(sys.stdout), soft_wrap=True)
     err = Console(file=scrubbed(sys.stderr), soft_wrap=True)
-    human = cli_logs.human_format(args.log_format, sys.stderr.isatty())
     cli_logs.setup(err, human=human, quiet=args.quiet, verbose=args.verbose)
     try:
-        answered = _answer_fast(args, out, err)
+        answered = _answer_fast(args, out, err, answer)
         if answered is not None:
             return answered
         from runner.adapters import cli_remote
@@ -165,19 +169,65 @@ def _event(args: argparse.Namespace) -> dict[str, Any]:
     return event
 
 
-def _answer_fast(args: argparse.Namespace, out: Console, err: Console) -> int | None:
+def _answer_fast(
+    args: argparse.Namespace, out: Console, err: Console, answer: cli_fast.Answer | None
+) -> int | None:
     """`heads`, `history --offline` and a no-op `upgrade`/`current` from the cached revision
-    graph, without Alembic (`runner.adapters.cli_fast`); None: the engine answers."""
+    graph, without Alembic (`runner.adapters.cli_fast`); None: the engine answers. `answer`
+    is one `_plain_answer` found but could not print without rich."""
     from runner.adapters import cli_fast
 
-    if not cli_fast.eligible(args):
+    if answer is None:
+        if not cli_fast.eligible(args):
+            return None
+        from runner.core.settings import Settings
+
+        answer = cli_fast.answer(args, _event(args), Settings.from_env())
+        if answer is None:
+            return None
+    answer.log()
+    return _report(args, out, err, answer.result, database=answer.database, known=answer.known)
+
+
+class _PlainStream:
+    """What `cli_logs.setup` and `_print_json` need of a console: the (scrubbed) stream."""
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+
+
+def _plain_answer(args: argparse.Namespace) -> int | cli_fast.Answer | None:
+    """heads and a no-op, printed without importing rich when neither stream is a terminal
+    (JSON log lines): the exit code; or the answer, for the caller to print with rich; or
+    None. Any error is left to the full path, which reports it (nothing was written)."""
+    from runner.adapters import cli_fast
+
+    if args.command not in ("heads", "upgrade", "current") or not cli_fast.eligible(args):
         return None
+    if not cli_fast.plain_streams():
+        return None
+    from runner.adapters import cli_logs
+    from runner.core.redact import scrub_data, scrubbed
     from runner.core.settings import Settings
 
-    answer = cli_fast.answer(args, _event(args), Settings.from_env())
-    if answer is None:
+    out, err = _PlainStream(scrubbed(sys.stdout)), _PlainStream(scrubbed(sys.stderr))
+    cli_logs.setup(err, human=False, quiet=args.quiet, verbose=args.verbose)
+    try:
+        answer = cli_fast.answer(args, _event(args), Settings.from_env())
+    except AuroraMigrationsError:
         return None
-    return _report(args, out, err, answer.result, database=answer.database, known=answer.known)
+    if answer is None or answer.result.pending:
+        return answer
+    shown = scrub_data(answer.result)
+    text = None if args.json else cli_fast.plain_summary(shown, answer.database)
+    if not args.json and text is None:
+        return answer
+    answer.log()
+    if args.json:
+        out.file.write(json.dumps(scrub_data(answer.result.to_dict()), indent=2) + "\n")
+    else:
+        out.file.write(text or "")
+    return EXIT_OK
 
 
 def _migrate(args: argparse.Namespace, out: Console, err: Console, live: LiveReporter) -> int:

@@ -16,6 +16,7 @@ is cheap), and every other command.
 from __future__ import annotations
 
 import argparse
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -37,6 +38,13 @@ class Answer:
     result: Result
     database: str
     known: bool = True
+    revision: str | None = None  # the request's, for the run.start line
+
+    def log(self) -> None:
+        """The engine's `run.start` and `run.finish`, marked `fast_path` as the Lambda marks
+        them; nothing for `history --offline`, which the engine does not log either."""
+        if self.known:
+            _log_run(self.result.command, self.revision, self.result, self.database)
 
 
 def eligible(args: argparse.Namespace) -> bool:
@@ -77,10 +85,8 @@ def answer(args: argparse.Namespace, event: dict[str, Any], settings: Settings) 
         result = _no_op(request, settings, source, graph)
     if result is None:
         return None
-    database = describe(source)
     result.duration_ms = int((time.monotonic() - started) * 1000)
-    _log_run(request.command, request.revision, result, database)
-    return Answer(result, database)
+    return Answer(result, describe(source), revision=request.revision)
 
 
 def describe(source: Any) -> str:
@@ -159,6 +165,48 @@ def _offline_history(graph: Any) -> Result:
         ],
         message="From the revision files alone (offline): applied or pending is not known.",
     )
+
+
+# rich's emoji code pattern (`rich._emoji_replace`): a `:name:` it may replace.
+_EMOJI_CODE = re.compile(r"(:(\S*?)(?:(?:\-)(emoji|text))?:)")
+_NEVER_IN_EMOJI_NAMES = frozenset("/@*.?=%&#")
+
+
+def plain_summary(result: Result, database: str) -> str | None:
+    """What `render.result` prints for heads or a no-op on a stream that is no terminal, as
+    plain text (rich costs a tenth of a no-op's time); None when rich could print anything
+    else: markup, an emoji code, a control character, or a table."""
+    from runner.core.results import state_label
+
+    lines = [f"{result.command} on {database}"]
+    if result.command == "heads":
+        lines.append(f"heads: {state_label(result.heads)}")
+    else:
+        if result.revisions is not None or result.applied or result.pending:
+            return None
+        if not result.complete:
+            return None
+        moved = f"{state_label(result.before)} -> " if result.before != result.after else ""
+        lines.append(f"database: {moved}{state_label(result.after)}")
+        if result.message:
+            lines.append(result.message)
+        lines.append(f"took {result.duration_ms} ms")
+    text = "\n".join(lines)
+    if "[" in text or any((ord(c) < 32 and c != "\n") or ord(c) == 127 for c in text):
+        return None
+    for code in _EMOJI_CODE.finditer(text):
+        if not _NEVER_IN_EMOJI_NAMES & set(code.group(2)):
+            return None
+    return text + "\n"
+
+
+def plain_streams() -> bool:
+    """Whether rich would write stdout as plain text: not a terminal, nothing forcing one."""
+    import os
+    import sys
+
+    forced = any(os.environ.get(v) for v in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"))
+    return not forced and not sys.stdout.isatty()
 
 
 def _log_run(command: str, revision: str | None, result: Result, database: str) -> None:
