@@ -24,7 +24,6 @@ import json
 import os
 import shlex
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _failed(args, out, err, exc)
     except Exception as exc:
         if args.traceback:
+            import traceback
+
             err.out(scrub("".join(traceback.format_exception(exc))), highlight=False)
         hint = "" if args.traceback else "; run again with --traceback to see where"
         internal = InternalError(

@@ -13,7 +13,6 @@ or the help lists every command, and `--version` asks the installed packages onl
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
@@ -64,6 +63,7 @@ def _environment() -> str:
 
 
 def version_text() -> str:
+    import platform
     from importlib import metadata  # slow to import; only --version needs it
 
     def installed(name: str) -> str:
