@@ -126,6 +126,7 @@ def test_refusals_name_the_flag_not_the_lambda_field(env: dict[str, str]) -> Non
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
+            getattr(action, "build_all", lambda: None)()  # the parsers built only when chosen
             return dict(action.choices)
     raise AssertionError("no subcommands")
 

@@ -7,6 +7,11 @@ a terminal (`runner.adapters.cli_logs`). `sql` writes pure SQL to stdout or --ou
 stderr. Exit codes: 0 success, 1 a failure, 2 bad usage, a refused request or configuration,
 3 revisions pending (`current --check`). The parser and help live in `runner.adapters.cli_args`.
 
+`heads`, `history --offline` and a no-op `upgrade`/`current` are answered from the cached
+revision graph when it is fresh (`runner.adapters.cli_fast`), without Alembic; everything
+else, and any doubt, goes to the engine, which then refreshes the cache. Imports are made
+where they are used, so a command pays only for what it runs.
+
 Everything it prints goes through `runner.core.redact` (only `devdb url --show-password` asks
 for a password on purpose); an unexpected exception is `FAILED: InternalError: ...`, with its
 traceback, scrubbed, only under --traceback.
@@ -19,20 +24,18 @@ import json
 import os
 import shlex
 import sys
-import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from runner.adapters import cli_logs, cli_remote, render
-from runner.adapters.cli_args import EXIT_FAILED, EXIT_OK, EXIT_PENDING, EXIT_USAGE, build_parser
-from runner.adapters.events import parse_event
-from runner.adapters.live import LiveReporter
-from runner.bootstrap import command_line as bootstrap_cli
-from runner.core.engine import MigrationEngine
+from runner.adapters.cli_args import (
+    BOOTSTRAP,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_PENDING,
+    EXIT_USAGE,
+    build_parser,
+)
 from runner.core.errors import (
     AuroraMigrationsError,
     BadRequest,
@@ -41,11 +44,14 @@ from runner.core.errors import (
     InternalError,
     OutputUnwritable,
 )
-from runner.core.redact import scrub, scrub_data, scrubbed
-from runner.core.results import REPORTING, Result
-from runner.core.settings import Settings
-from runner.core.sources import credential_source
-from runner.local import devdb
+
+if TYPE_CHECKING:  # imported where used: a no-op pays only for what it runs
+    from rich.console import Console
+
+    from runner.adapters import cli_fast
+    from runner.adapters.live import LiveReporter
+    from runner.core.engine import MigrationEngine
+    from runner.core.results import Result
 
 __all__ = ["EXIT_FAILED", "EXIT_OK", "EXIT_PENDING", "EXIT_USAGE", "build_parser", "main"]
 
@@ -57,12 +63,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return review(given[1:])
     args = build_parser().parse_args(given)
+    from runner.adapters import cli_logs
+    from runner.core.redact import scrub, scrubbed
+
+    human = cli_logs.human_format(args.log_format, sys.stderr.isatty())
+    answer = None if human else _plain_answer(args)
+    if isinstance(answer, int):
+        return answer
+    from rich.console import Console
+
     out = Console(file=scrubbed(sys.stdout), soft_wrap=True)
     err = Console(file=scrubbed(sys.stderr), soft_wrap=True)
-    human = cli_logs.human_format(args.log_format, sys.stderr.isatty())
     cli_logs.setup(err, human=human, quiet=args.quiet, verbose=args.verbose)
-    live = LiveReporter(err, show=human and not args.quiet)
     try:
+        answered = _answer_fast(args, out, err, answer)
+        if answered is not None:
+            return answered
+        from runner.adapters import cli_remote
+
         cli_remote.refuse_stray_flags(args)
         if cli_remote.wanted(args):
             return _remote(args, out, err)
@@ -76,13 +94,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _renumber(args, out)
         if args.command == "import-sql":
             return _import_sql(args, out)
-        if args.command == bootstrap_cli.COMMAND:
+        if args.command == BOOTSTRAP:
+            from runner.bootstrap import command_line as bootstrap_cli
+
             return bootstrap_cli.run(args, out)
-        return _migrate(args, out, err, live)
+        from runner.adapters.live import LiveReporter
+
+        return _migrate(args, out, err, LiveReporter(err, show=human and not args.quiet))
     except AuroraMigrationsError as exc:
         return _failed(args, out, err, exc)
     except Exception as exc:
         if args.traceback:
+            import traceback
+
             err.out(scrub("".join(traceback.format_exception(exc))), highlight=False)
         hint = "" if args.traceback else "; run again with --traceback to see where"
         internal = InternalError(
@@ -95,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _failed(
     args: argparse.Namespace, out: Console, err: Console, exc: AuroraMigrationsError
 ) -> int:
+    from runner.adapters import render
+
     log_tail = exc.details.pop("log_tail", None)
     if args.json:
         _print_json(out, {**exc.to_dict(), **({"log_tail": log_tail} if log_tail else {})})
@@ -106,6 +132,8 @@ def _failed(
 
 
 def _print_json(out: Console, data: dict[str, Any]) -> None:
+    from runner.core.redact import scrub_data
+
     out.file.write(json.dumps(scrub_data(data), indent=2) + "\n")
 
 
@@ -113,6 +141,7 @@ def _print_json(out: Console, data: dict[str, Any]) -> None:
 
 
 def _import_sql(args: argparse.Namespace, out: Console) -> int:
+    from runner.core.settings import Settings
     from runner.integrity.import_sql import import_folder
 
     versions = Settings.from_env().alembic_ini.parent / "alembic" / "versions"
@@ -141,12 +170,83 @@ def _event(args: argparse.Namespace) -> dict[str, Any]:
     return event
 
 
+def _answer_fast(
+    args: argparse.Namespace, out: Console, err: Console, answer: cli_fast.Answer | None
+) -> int | None:
+    """`heads`, `history --offline` and a no-op `upgrade`/`current` from the cached revision
+    graph, without Alembic (`runner.adapters.cli_fast`); None: the engine answers. `answer`
+    is one `_plain_answer` found but could not print without rich."""
+    from runner.adapters import cli_fast
+
+    if answer is None:
+        if not cli_fast.eligible(args):
+            return None
+        from runner.core.settings import Settings
+
+        answer = cli_fast.answer(args, _event(args), Settings.from_env())
+        if answer is None:
+            return None
+    answer.log()
+    return _report(args, out, err, answer.result, database=answer.database, known=answer.known)
+
+
+class _PlainStream:
+    """What `cli_logs.setup` and `_print_json` need of a console: the (scrubbed) stream."""
+
+    def __init__(self, file: Any) -> None:
+        self.file = file
+
+
+def _plain_answer(args: argparse.Namespace) -> int | cli_fast.Answer | None:
+    """heads and a no-op, printed without importing rich when neither stream is a terminal
+    (JSON log lines): the exit code; or the answer, for the caller to print with rich; or
+    None. Any error is left to the full path, which reports it (nothing was written)."""
+    from runner.adapters import cli_fast
+
+    if args.command not in ("heads", "upgrade", "current") or not cli_fast.eligible(args):
+        return None
+    if not cli_fast.plain_streams():
+        return None
+    from runner.adapters import cli_logs
+    from runner.core.redact import scrub_data, scrubbed
+    from runner.core.settings import Settings
+
+    out, err = _PlainStream(scrubbed(sys.stdout)), _PlainStream(scrubbed(sys.stderr))
+    cli_logs.setup(err, human=False, quiet=args.quiet, verbose=args.verbose)
+    try:
+        answer = cli_fast.answer(args, _event(args), Settings.from_env())
+    except AuroraMigrationsError:
+        return None
+    if answer is None or answer.result.pending:
+        return answer
+    shown = scrub_data(answer.result)
+    text = None if args.json else cli_fast.plain_summary(shown, answer.database)
+    if not args.json and text is None:
+        return answer
+    answer.log()
+    if args.json:
+        out.file.write(json.dumps(scrub_data(answer.result.to_dict()), indent=2) + "\n")
+    else:
+        out.file.write(text or "")
+    return EXIT_OK
+
+
 def _migrate(args: argparse.Namespace, out: Console, err: Console, live: LiveReporter) -> int:
+    from runner.adapters import render
+    from runner.adapters.events import parse_event
+    from runner.core import graph_cache
+    from runner.core.engine import MigrationEngine
+    from runner.core.settings import Settings
+    from runner.core.sources import credential_source
+
     request = parse_event(_event(args))
     settings = Settings.from_env()
+    files = graph_cache.snapshot(settings.alembic_ini)  # before Alembic reads them
     engine = MigrationEngine(settings, credential_source(settings, use_devdb=True))
     if getattr(args, "offline", False):  # history --offline: no connection, no dev database
-        return _report(args, out, err, engine.offline_history(), database="(offline)")
+        result = engine.offline_history()
+        graph_cache.refresh(files, engine.script)
+        return _report(args, out, err, result, database="(offline)", known=False)
     try:
         with live:
             result = engine.run(request, progress=live)
@@ -161,6 +261,8 @@ def _migrate(args: argparse.Namespace, out: Console, err: Console, live: LiveRep
         raise
     finally:
         engine.dispose()
+    if request.command != "validate":  # validate reports duplicate ids instead of refusing
+        graph_cache.refresh(files, engine.script)
     return _report(args, out, err, result, database=engine.describe_database())
 
 
@@ -172,8 +274,14 @@ def _report(
     *,
     database: str,
     raw: dict[str, Any] | None = None,
+    known: bool = True,
 ) -> int:
-    """Print the result; `raw` is what --json prints instead of the result (remote mode)."""
+    """Print the result; `raw` is what --json prints instead of the result (remote mode).
+    `known=False`: the database was not read (history --offline)."""
+    from runner.adapters import render
+    from runner.core.redact import scrub_data
+    from runner.core.results import REPORTING
+
     shown = scrub_data(result)
     output: Path | None = getattr(args, "output", None)
     if output is not None:  # sql --output: the file gets the SQL, --json or not
@@ -187,7 +295,7 @@ def _report(
         if output is not None:
             err.print(f"SQL written to {output}", highlight=False, markup=False)
     else:
-        render.result(out, shown, database=database)
+        render.result(out, shown, database=database, known=known)
         render.findings(out, shown.findings or [])
     if result.command in REPORTING and result.findings:
         return EXIT_USAGE  # validate, drift, repair: findings exit 2, as documented
@@ -245,6 +353,11 @@ def _describer(engine: MigrationEngine) -> Callable[[str], str]:
 
 
 def _remote(args: argparse.Namespace, out: Console, err: Console) -> int:
+    from dataclasses import asdict
+
+    from runner.adapters import cli_remote, render
+    from runner.adapters.events import parse_event
+
     if args.command == "status":
         rows = cli_remote.status(cli_remote.Remote.open(args), args)
         if args.json:
@@ -296,6 +409,7 @@ def _remote(args: argparse.Namespace, out: Console, err: Console) -> int:
 
 
 def _lint(args: argparse.Namespace, out: Console) -> int:
+    from runner.core.settings import Settings
     from runner.lint import blocking, lint, report
 
     findings = lint(Settings.from_env().alembic_ini, args.revisions or None)
@@ -310,6 +424,11 @@ def _lint(args: argparse.Namespace, out: Console) -> int:
 
 
 def _devdb(args: argparse.Namespace, out: Console) -> int:
+    from rich.console import Console
+
+    from runner.core.settings import Settings
+    from runner.local import devdb
+
     settings = Settings.from_env()
     if args.action == "psql":
         return devdb.psql(settings)
@@ -339,6 +458,7 @@ def _devdb(args: argparse.Namespace, out: Console) -> int:
 
 
 def _bundle(args: argparse.Namespace, out: Console) -> int:
+    from runner.adapters import render
     from runner.bundle.build import build_bundle
 
     report = build_bundle(
@@ -358,6 +478,7 @@ def _bundle(args: argparse.Namespace, out: Console) -> int:
 
 def _renumber(args: argparse.Namespace, out: Console) -> int:
     from runner.authoring.renumber import renumber, script_directory
+    from runner.core.settings import Settings
 
     done = renumber(script_directory(Settings.from_env()), args.revision, args.file)
     if args.json:

@@ -4,21 +4,28 @@ The global flags (`--json`, `-q`, `-v`, `--log-format`, `--traceback`) are accep
 or after the subcommand: the top-level parser owns their defaults, and each subcommand
 accepts them again with `SUPPRESS` defaults, so a flag given before the subcommand is not
 reset by the subcommand's parser.
+
+Building the parser imports nothing heavy (no boto3, rich, SQLAlchemy or Alembic): the
+bootstrap command's parser (which needs SQLAlchemy) is built only when that command is chosen
+or the help lists every command, and `--version` asks the installed packages only when given.
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
+import sys
 import textwrap
-from importlib import metadata
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
-from runner.adapters.remote.resolve import ENVIRONMENTS
-from runner.bootstrap import command_line as bootstrap_cli
 from runner.core.settings import ENVIRONMENT
 
 PROG = "aurora-migrate"
+# `runner.adapters.remote.resolve.ENVIRONMENTS`, spelled here so parsing does not import
+# botocore; tests/test_cli_parser_lazy.py keeps the two equal.
+ENVIRONMENTS = ("dev", "staging", "prod")
+BOOTSTRAP = "bootstrap-migrator"  # `runner.bootstrap.script.COMMAND`, kept equal by the same test
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_PENDING = 0, 1, 2, 3
 LOG_FORMATS = ("auto", "human", "json")
 LINT_FORMATS = ("text", "json", "markdown")
@@ -56,6 +63,9 @@ def _environment() -> str:
 
 
 def version_text() -> str:
+    import platform
+    from importlib import metadata  # slow to import; only --version needs it
+
     def installed(name: str) -> str:
         try:
             return metadata.version(name)
@@ -160,7 +170,7 @@ def _comma_list(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description=textwrap.fill(
             "Apply Alembic revisions to the Aurora PostgreSQL schema, safely: each revision "
@@ -171,11 +181,17 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="\n\n".join([REV_FORMS, EXIT_CODES, _environment()]),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=version_text())
+    parser.add_argument("--version", action=_Version, help="show program's version number and exit")
     _global_flags(parser, defaults=True)
     common = argparse.ArgumentParser(add_help=False)
     _global_flags(common, defaults=False)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command",
+        required=True,
+        metavar="COMMAND",
+        action=_LazyCommands,
+        parser_class=argparse.ArgumentParser,
+    )
 
     def command(
         name: str, summary: str, description: str, *, rev: bool = False
@@ -425,5 +441,75 @@ def build_parser() -> argparse.ArgumentParser:
         "its upgrade, and the findings of the review, lint and duplicate checks. No database. "
         "See `aurora-migrate review --help`.",
     )
-    bootstrap_cli.add_parser(sub, common)
+    assert isinstance(sub, _LazyCommands)
+    sub.add_lazy(BOOTSTRAP, lambda into: _bootstrap_parser(into, common))
     return parser
+
+
+def _bootstrap_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:  # type: ignore[type-arg]
+    from runner.bootstrap import command_line as bootstrap_cli
+
+    bootstrap_cli.add_parser(sub, common)
+
+
+class _LazyCommands(argparse._SubParsersAction):  # type: ignore[type-arg]
+    """Subcommands whose parser is built only when chosen, or when the help lists them all."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lazy: dict[str, Callable[[argparse._SubParsersAction], None]] = {}  # type: ignore[type-arg]
+
+    def add_lazy(self, name: str, build: Callable[[argparse._SubParsersAction], None]) -> None:  # type: ignore[type-arg]
+        """`name` is a choice now; `build(self)` adds its real parser when it is needed."""
+        self.add_parser(name)  # no help line: the real parser adds it
+        self._lazy[name] = build
+
+    def build(self, name: str) -> None:
+        build = self._lazy.pop(name, None)
+        if build is not None:
+            del self._name_parser_map[name]
+            build(self)
+
+    def build_all(self) -> None:
+        for name in list(self._lazy):
+            self.build(name)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> None:
+        if isinstance(values, list | tuple) and values:
+            self.build(str(values[0]))
+        super().__call__(parser, namespace, values, option_string)
+
+
+class _Parser(argparse.ArgumentParser):
+    """The top-level parser: its help lists every command, so it builds the lazy ones first."""
+
+    def format_help(self) -> str:
+        for action in self._actions:
+            if isinstance(action, _LazyCommands):
+                action.build_all()
+        return super().format_help()
+
+
+class _Version(argparse.Action):
+    """`--version`: the installed versions are looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: str | Sequence[Any] | None,
+        option_string: str | None = None,
+    ) -> NoReturn:
+        formatter = parser._get_formatter()
+        formatter.add_text(version_text())
+        parser._print_message(formatter.format_help(), sys.stdout)
+        parser.exit()

@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
-
-from rich.console import Console
-from rich.text import Text
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from runner.core.logs import LOGGER_NAME, configure_logging, protect_root
+
+if TYPE_CHECKING:  # JSON lines need no rich: only the human lines import it
+    from rich.console import Console
+
+
+class HasFile(Protocol):
+    """A rich Console, or anything else with the (scrubbed) stream it writes to."""
+
+    @property
+    def file(self) -> IO[str]: ...
+
 
 SAID_BY_THE_CLI = frozenset({"run.failed"})
 DRAWN_LIVE = frozenset({"step.start", "step", "lock.waiting", "lock.acquired"})
@@ -37,8 +45,9 @@ def human_format(log_format: str, stderr_is_terminal: bool) -> bool:
     return log_format == "human" or (log_format == "auto" and stderr_is_terminal)
 
 
-def setup(console: Console, *, human: bool, quiet: bool, verbose: bool) -> None:
-    """Configure logging for one CLI run; `console` is the (scrubbed) stderr console."""
+def setup(console: HasFile, *, human: bool, quiet: bool, verbose: bool) -> None:
+    """Configure logging for one CLI run; `console` is the (scrubbed) stderr console (a rich
+    Console when `human`)."""
     level = "WARNING" if quiet else "DEBUG" if verbose else "INFO"
     configure_logging(console.file, level=level)  # levels, the root handler, the SDK guard
     if not human:
@@ -46,6 +55,9 @@ def setup(console: Console, *, human: bool, quiet: bool, verbose: bool) -> None:
             for handler in logging.getLogger(LOGGER_NAME).handlers:
                 handler.addFilter(_drop(SAID_BY_THE_CLI))
         return
+    from rich.console import Console
+
+    assert isinstance(console, Console)
     ours = HumanLogHandler(console, level=logging.DEBUG if verbose else logging.WARNING)
     for name in (LOGGER_NAME, "alembic"):
         logging.getLogger(name).handlers[:] = [ours]
@@ -67,6 +79,8 @@ class HumanLogHandler(logging.Handler):
         self.addFilter(_drop(SAID_BY_THE_CLI | DRAWN_LIVE))
 
     def emit(self, record: logging.LogRecord) -> None:
+        from rich.text import Text
+
         try:
             event = getattr(record, "event", None)
             if event is None:

@@ -9,34 +9,44 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
-from rich.syntax import Syntax
-from rich.table import Table
 from rich.text import Text
 
-from runner.adapters.remote.resolve import FunctionTarget
-from runner.adapters.remote.status import EnvironmentStatus
 from runner.core import findings_report
-from runner.core.findings import Finding
-from runner.core.progress import Progress
 from runner.core.results import Result, state_label
 
+if TYPE_CHECKING:  # remote mode's types: importing them would import botocore
+    from runner.adapters.remote.resolve import FunctionTarget
+    from runner.adapters.remote.status import EnvironmentStatus
+    from runner.core.findings import Finding
+    from runner.core.progress import Progress
+
 NOTHING_TO_RUN = "-- nothing to run\n"
+UNKNOWN = "unknown"  # history --offline: applied or pending, the files alone cannot tell
 
 
-def result(console: Console, res: Result, *, database: str) -> None:
+def result(console: Console, res: Result, *, database: str, known: bool = True) -> None:
+    """The summary; `known=False` when the database was not read (history --offline): its
+    state and each revision's status are then shown as unknown, not as base and pending."""
     console.print(f"[bold]{res.command}[/] on {database}", highlight=False)
     if res.command == "heads":
         console.print(f"heads: {state_label(res.heads)}", highlight=False)
         return
-    moved = f"{state_label(res.before)} -> " if res.before != res.after else ""
-    console.print(f"database: {moved}{state_label(res.after)}", highlight=False)
+    if known:
+        moved = f"{state_label(res.before)} -> " if res.before != res.after else ""
+        console.print(f"database: {moved}{state_label(res.after)}", highlight=False)
+    else:
+        console.print(f"database: {UNKNOWN} (not read)", highlight=False)
     if res.revisions is not None:
+        from rich.table import Table  # not for a summary without tables (heads, a no-op)
+
         table = Table("revision", "description", "status", "head", "applied at")
         for info in res.revisions:
             status = "[green]applied[/]" if info.applied else "[yellow]pending[/]"
+            if not known:
+                status = f"[dim]{UNKNOWN}[/]"
             table.add_row(
                 info.revision,
                 info.description,
@@ -46,6 +56,8 @@ def result(console: Console, res: Result, *, database: str) -> None:
             )
         console.print(table)
     if res.applied:
+        from rich.table import Table
+
         table = Table("revision", "description", "direction", "ms")
         for item in res.applied:
             table.add_row(item.revision, item.description, item.direction, str(item.duration_ms))
@@ -60,6 +72,8 @@ def result(console: Console, res: Result, *, database: str) -> None:
 
 
 def mapping(console: Console, title: str, data: dict[str, Any]) -> None:
+    from rich.table import Table
+
     table = Table("key", "value", title=title)
     for key, value in data.items():
         table.add_row(str(key), str(value))
@@ -72,6 +86,8 @@ def sql(console: Console, text: str) -> None:
     if not console.is_terminal:
         console.file.write(text)
         return
+    from rich.syntax import Syntax
+
     highlighted = Syntax(text, "sql", theme="ansi_dark", background_color="default")
     console.print(highlighted.highlight(text), soft_wrap=True, end="")
 
@@ -90,6 +106,8 @@ def applied_before_failure(
 
     `seen` is what the live progress heard of them; `describe(revision)` names any other.
     """
+    from rich.table import Table
+
     if not applied:
         return
     done = _DONE.get(command, "applied")
@@ -150,6 +168,8 @@ def status_data(rows: Sequence[EnvironmentStatus]) -> dict[str, Any]:
 
 def status(console: Console, rows: Sequence[EnvironmentStatus]) -> None:
     """One row per environment, side by side; a table on a terminal, plain columns piped."""
+    from rich.table import Table
+
     cells = [_status_cells(row) for row in rows]
     if console.is_terminal:
         table = Table(*STATUS_COLUMNS)
