@@ -50,6 +50,10 @@ STATE_SQL = (
     f" AND direction IN ({', '.join(repr(d) for d in CHECKSUMMED)})"
     " ORDER BY revision, id DESC)"
 )
+# A database that does not answer within this long is left to the engine, which waits its own
+# (longer) connect timeout and names the failure: an unreachable database then costs the
+# engine's timeout plus this, not twice the engine's. libpq's connect_timeout minimum is 2 s.
+FAST_CONNECT_TIMEOUT_S = 2
 NO_OP_MESSAGE = "Nothing to do: the database is already there."  # the engine's `_summary`
 # (manifest, request) -> True when the full engine must run. See the module docstring.
 SLOW_PATH_CHECKS: list[Callable[[Manifest, Request], bool]] = []
@@ -238,7 +242,7 @@ def _connect(settings: Settings, source_factory: Callable[[], Any]) -> Any:
         "port": target.port,
         "dbname": target.database,
         "user": target.username,
-        "connect_timeout": settings.connect_timeout_s,
+        "connect_timeout": min(settings.connect_timeout_s, FAST_CONNECT_TIMEOUT_S),
         "application_name": APPLICATION_NAME,
         **KEEPALIVES,
         **target.query,

@@ -376,6 +376,30 @@ def test_unreachable_database_gets_the_engines_error(sides: Any) -> None:
     assert fast.call(UPGRADE) == engine.call(UPGRADE) == "DatabaseUnavailable"
 
 
+def test_a_database_slow_to_answer_costs_the_fast_path_little_and_the_engine_decides(
+    sides: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fast path gives up connecting after FAST_CONNECT_TIMEOUT_S, not the engine's
+    timeout, so an unreachable database is not waited for twice in full."""
+    fast, _ = sides(LINEAR)
+    fast.call(UPGRADE)  # the engine applies both revisions
+    import psycopg2
+
+    real, asked = psycopg2.connect, []
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        asked.append(kwargs.get("connect_timeout"))
+        if len(asked) == 1:  # the fast path's attempt: the database does not answer
+            raise psycopg2.OperationalError("timeout expired")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(psycopg2, "connect", connect)
+    result = fast.call(UPGRADE)
+    assert isinstance(result, dict) and result["message"] == fastpath.NO_OP_MESSAGE
+    assert not fast.fast, "the engine answered"
+    assert asked[0] == fastpath.FAST_CONNECT_TIMEOUT_S < (asked[1] or 0), asked
+
+
 def test_warm_invocations_reuse_the_connection_and_survive_its_loss(
     sides: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
