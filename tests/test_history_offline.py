@@ -28,4 +28,5 @@ def test_history_offline_needs_no_database(tmp_path: Path) -> None:
     result = json.loads(done.stdout)
     assert [r["revision"] for r in result["revisions"]][-1] == "0017"
     assert "offline" in result["message"].lower()
+    assert {r["applied"] for r in result["revisions"]} == {None}, "not known, so not false"
     assert not devdb.exists(), "nothing was initialised or started"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import re
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +43,15 @@ class Answer:
         """The engine's `run.start` and `run.finish`, marked `fast_path` as the Lambda marks
         them; nothing for `history --offline`, which the engine does not log either."""
         if self.known:
-            _log_run(self.result.command, self.revision, self.result, self.database)
+            from runner.core.fastpath import log_answer
+
+            log_answer(
+                self.result.command,
+                self.revision,
+                self.result,
+                self.result.duration_ms or 0,
+                database=self.database,
+            )
 
 
 def eligible(args: argparse.Namespace) -> bool:
@@ -158,7 +165,7 @@ def _offline_history(graph: Any) -> Result:
                 revision=r.revision,
                 down_revision=list(r.down_revisions),
                 description=r.doc,
-                applied=False,
+                applied=None,
                 is_head=r.revision in heads,
             )
             for r in graph.revisions
@@ -207,23 +214,3 @@ def plain_streams() -> bool:
 
     forced = any(os.environ.get(v) for v in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"))
     return not forced and not sys.stdout.isatty()
-
-
-def _log_run(command: str, revision: str | None, result: Result, database: str) -> None:
-    """The engine's `run.start` and `run.finish`, marked `fast_path` as the Lambda marks them."""
-    from runner.core.logs import log_event
-
-    run_id = str(uuid.uuid4())
-    log_event("run.start", command=command, revision=revision, run_id=run_id, database=database)
-    log_event(
-        "run.finish",
-        command=command,
-        run_id=run_id,
-        before=result.before,
-        after=result.after,
-        applied=[],
-        pending=result.pending,
-        complete=True,
-        duration_ms=result.duration_ms,
-        fast_path=True,
-    )

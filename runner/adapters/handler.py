@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from runner.adapters import emf
@@ -121,28 +120,12 @@ def _run(
     settings = _get_settings()
     result = fastpath.try_fast(request, settings, lambda: _credentials(settings))
     if result is not None:
-        _log_fast(request, result, started)
+        fastpath.log_answer(
+            request.command, request.revision, result, int((time.monotonic() - started) * 1000)
+        )
         return result
     return _get_engine().run(
         request, remaining_ms=remaining, request_id=request_id, function_arn=function_arn
-    )
-
-
-def _log_fast(request: Request, result: Result, started: float) -> None:
-    """The same run.start / run.finish events the engine logs, marked `fast_path`."""
-    run_id = str(uuid.uuid4())
-    log_event("run.start", command=request.command, revision=request.revision, run_id=run_id)
-    log_event(
-        "run.finish",
-        command=request.command,
-        run_id=run_id,
-        before=result.before,
-        after=result.after,
-        applied=[],
-        pending=result.pending,
-        complete=True,
-        duration_ms=int((time.monotonic() - started) * 1000),
-        fast_path=True,
     )
 
 

@@ -126,9 +126,11 @@ _CHECKS: list[tuple[str, Callable[[], bool]]] = [
     ),
     (
         "RevisionMap(generator) keeps it as _generator and memoizes _revision_map",
-        lambda: _params(RevisionMap.__init__) == ["generator"]
-        and "self._generator = generator" in inspect.getsource(RevisionMap.__init__)
-        and "_revision_map" in vars(RevisionMap),
+        lambda: (
+            _params(RevisionMap.__init__) == ["generator"]
+            and "self._generator = generator" in inspect.getsource(RevisionMap.__init__)
+            and "_revision_map" in vars(RevisionMap)
+        ),
     ),
     (
         "Revision._normalized_down_revisions is a property",

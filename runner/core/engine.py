@@ -9,6 +9,7 @@ long as the work (`runner.core.lock`). The engine hands that connection to `env.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import itertools
 import logging
@@ -194,7 +195,10 @@ class MigrationEngine:
         return Result(
             command="history",
             heads=list(self.script.get_heads()),
-            revisions=revisions.describe_all(self.script, [], {}),
+            revisions=[
+                dataclasses.replace(info, applied=None)
+                for info in revisions.describe_all(self.script, [], {})
+            ],
             message="From the revision files alone (offline): applied or pending is not known.",
         )
 

@@ -25,6 +25,7 @@ import hashlib
 import json
 import logging
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -290,4 +291,27 @@ def _result(request: Request, current: list[str], heads: list[str], started: flo
         lock_wait_ms=0,  # no lock was needed: nothing is written
         message=NO_OP_MESSAGE,
         duration_ms=duration,
+    )
+
+
+def log_answer(
+    command: str, revision: str | None, result: Result, duration_ms: int, **context: Any
+) -> None:
+    """The engine's `run.start` and `run.finish` for a fast answer, marked `fast_path`, so the
+    Lambda's and the CLI's logs read the same whichever path answered."""
+    from runner.core.logs import log_event
+
+    run_id = str(uuid.uuid4())
+    log_event("run.start", command=command, revision=revision, run_id=run_id, **context)
+    log_event(
+        "run.finish",
+        command=command,
+        run_id=run_id,
+        before=result.before,
+        after=result.after,
+        applied=[],
+        pending=result.pending,
+        complete=True,
+        duration_ms=duration_ms,
+        fast_path=True,
     )

@@ -68,7 +68,7 @@ class RevisionInfo:
     revision: str
     down_revision: list[str]
     description: str
-    applied: bool
+    applied: bool | None  # None: not known (history --offline reads no database)
     is_head: bool
     applied_at: str | None = None
     applied_by: str | None = None  # history: who ran the latest applying run (user@host, lambda)
