@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -35,6 +34,7 @@ from runner.adapters.cli_args import (
     EXIT_PENDING,
     EXIT_USAGE,
     build_parser,
+    confirm_refusal,
 )
 from runner.core.errors import (
     AuroraMigrationsError,
@@ -329,16 +329,10 @@ def _in_cli_words(exc: ConfirmationRequired, command: str) -> ConfirmationRequir
     if not isinstance(expected, str):
         return exc
     given = exc.details.get("given")
-    got = "no --confirm" if given is None else f"--confirm {_quoted(given)}"
     return ConfirmationRequired(
-        f"{command} is destructive and was refused ({got}). The database is at {expected}; "
-        f"to proceed, run it again with --confirm {_quoted(expected)}. Nothing was changed.",
+        confirm_refusal(command, expected, given) + " Nothing was changed.",
         **exc.details,
     )
-
-
-def _quoted(value: str) -> str:
-    return shlex.quote(value if len(value) <= 80 else value[:80] + "...")
 
 
 def _describer(engine: MigrationEngine) -> Callable[[str], str]:

@@ -513,3 +513,22 @@ class _Version(argparse.Action):
         formatter.add_text(version_text())
         parser._print_message(formatter.format_help(), sys.stdout)
         parser.exit()
+
+
+SHOWN_CONFIRM = 80  # characters of a --confirm value repeated back
+
+
+def confirm_refusal(command: str, expected: str, given: str | None) -> str:
+    """A refused confirmation in the CLI's words, local or remote: the flag to type, quoted
+    for the shell (the engine and the Lambda say `confirm='0017'`, the event's field)."""
+    got = "no --confirm" if given is None else f"--confirm {_shell(given)}"
+    return (
+        f"{command} is destructive and was refused ({got}). The database is at "
+        f"{expected}; to proceed, run it again with --confirm {_shell(expected)}."
+    )
+
+
+def _shell(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value if len(value) <= SHOWN_CONFIRM else value[:SHOWN_CONFIRM] + "...")

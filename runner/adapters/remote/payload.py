@@ -19,9 +19,9 @@ import ast
 import dataclasses
 import json
 import re
-import shlex
 from typing import Any, TypeVar
 
+from runner.adapters.cli_args import confirm_refusal
 from runner.core import errors, redact
 from runner.core.errors import AuroraMigrationsError, RemoteFailure, RemoteRefused
 from runner.core.findings import Finding
@@ -39,7 +39,6 @@ _CONFIRM_REFUSED = re.compile(
     rf"repeat the request with confirm=(?:{_LITERAL})\.",
     re.DOTALL,
 )
-SHOWN_CONFIRM = 80  # characters of a --confirm value repeated back, as local mode does
 # Lambda's own failures (timeout, out of memory, crash): the function was stopped mid-run.
 _STOPPED_BY_LAMBDA = ("Sandbox.", "Runtime.")
 _STOPPED_HINT = (
@@ -136,19 +135,6 @@ def _confirmation(said: re.Match[str]) -> tuple[str, str | None]:
     """(expected, given) from the function's refusal."""
     given = ast.literal_eval(said["given"]) if said["given"] else None
     return ast.literal_eval(said["expected"]), given
-
-
-def confirm_refusal(command: str, expected: str, given: str | None) -> str:
-    """A refused confirmation in the CLI's words: the flag to type, quoted for the shell."""
-    got = "no --confirm" if given is None else f"--confirm {_shell(given)}"
-    return (
-        f"{command} is destructive and was refused ({got}). The database is at "
-        f"{expected}; to proceed, run it again with --confirm {_shell(expected)}."
-    )
-
-
-def _shell(value: str) -> str:
-    return shlex.quote(value if len(value) <= SHOWN_CONFIRM else value[:SHOWN_CONFIRM] + "...")
 
 
 def refused(remote_type: str) -> bool:
