@@ -154,6 +154,12 @@ def both(fast: Side, engine: Side, setup: list[str], event: dict[str, Any]) -> A
 
 AT = "CREATE TABLE alembic_version (version_num varchar(32) PRIMARY KEY); "
 UPGRADE = {"command": "upgrade"}
+# LINEAR's two tables and its head in the version table, set up by hand (no history table)
+AT_0002 = [
+    "CREATE TABLE a (id int); CREATE TABLE b (id int); "
+    + AT
+    + "INSERT INTO alembic_version VALUES ('0002')"
+]
 
 
 def applied(fast: Side, engine: Side) -> None:
@@ -176,11 +182,7 @@ def test_no_op_at_head_is_answered_by_the_fast_path_with_the_engines_result(side
 def test_at_head_without_a_history_table_takes_the_engine(sides: Any) -> None:
     """Stamped by bare Alembic: no checksums to compare, so the fast path does not answer."""
     fast, engine = sides(LINEAR)
-    setup = [
-        "CREATE TABLE a (id int); CREATE TABLE b (id int); "
-        + AT
-        + "INSERT INTO alembic_version VALUES ('0002')"
-    ]
+    setup = AT_0002
     result = both(fast, engine, setup, UPGRADE)
     assert not fast.fast and result["message"] == fastpath.NO_OP_MESSAGE
     assert ("aurora_migrations_history",) not in fast.state()[1]
@@ -306,22 +308,14 @@ def test_multiple_heads_upgrade_head_is_refused_on_both_paths(sides: Any) -> Non
 
 def test_one_of_two_heads_takes_the_engine(sides: Any) -> None:
     fast, engine = sides(TWO_HEADS)
-    setup = [
-        "CREATE TABLE a (id int); CREATE TABLE b (id int); "
-        + AT
-        + "INSERT INTO alembic_version VALUES ('0002')"
-    ]
+    setup = AT_0002
     result = both(fast, engine, setup, {"command": "upgrade", "revision": "heads"})
     assert not fast.fast and [a["revision"] for a in result["applied"]] == ["0003"]
 
 
 def test_explicit_target_takes_the_engine(sides: Any) -> None:
     fast, engine = sides(LINEAR)
-    setup = [
-        "CREATE TABLE a (id int); CREATE TABLE b (id int); "
-        + AT
-        + "INSERT INTO alembic_version VALUES ('0002')"
-    ]
+    setup = AT_0002
     both(fast, engine, setup, {"command": "upgrade", "revision": "0002"})
     assert not fast.fast
 
@@ -331,11 +325,7 @@ def test_a_stale_manifest_is_not_used(sides: Any) -> None:
     fast, engine = sides(LINEAR)
     changed = next((fast.ini.parent / "tree" / "versions").glob("0002_*.py"))
     changed.write_text(changed.read_text() + "\n# edited\n")
-    setup = [
-        "CREATE TABLE a (id int); CREATE TABLE b (id int); "
-        + AT
-        + "INSERT INTO alembic_version VALUES ('0002')"
-    ]
+    setup = AT_0002
     both(fast, engine, setup, UPGRADE)
     assert not fast.fast
 
@@ -345,11 +335,7 @@ def test_a_manifest_with_a_missing_file_is_not_used(sides: Any) -> None:
     manifest = json.loads((fast.ini.parent / "manifest.json").read_text())
     manifest["revision_files"]["0003_rev.py"] = "0" * 64
     (fast.ini.parent / "manifest.json").write_text(json.dumps(manifest))
-    setup = [
-        "CREATE TABLE a (id int); CREATE TABLE b (id int); "
-        + AT
-        + "INSERT INTO alembic_version VALUES ('0002')"
-    ]
+    setup = AT_0002
     both(fast, engine, setup, UPGRADE)
     assert not fast.fast
 
@@ -360,11 +346,7 @@ def test_a_slow_path_check_sends_the_run_to_the_engine(
     """The seam for validation: a check that asks for the engine gets it."""
     monkeypatch.setattr(fastpath, "SLOW_PATH_CHECKS", [lambda manifest, request: True])
     fast, engine = sides(LINEAR)
-    setup = [
-        "CREATE TABLE a (id int); CREATE TABLE b (id int); "
-        + AT
-        + "INSERT INTO alembic_version VALUES ('0002')"
-    ]
+    setup = AT_0002
     both(fast, engine, setup, UPGRADE)
     assert not fast.fast
 
