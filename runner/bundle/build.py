@@ -17,7 +17,6 @@ one command line for it, `aurora-migrate bundle --arch arm64 --python 3.12 --out
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
 import json
 import re
@@ -337,10 +336,7 @@ def _copy_project(out_dir: Path, config: Config) -> None:
 
 
 def _revision_hashes(versions: Path) -> dict[str, str]:
-    return {
-        path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(versions.glob("*.py"))
-    }
+    return {path.name: checksums.file_sha256(path) for path in sorted(versions.glob("*.py"))}
 
 
 def _measure(folder: Path) -> tuple[int, int, int]:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import configparser
 import contextlib
-import hashlib
 import json
 import logging
 import time
@@ -108,8 +107,10 @@ def _read_manifest(alembic_ini: Path) -> Manifest | None:
     if set(on_disk) != set(hashes):
         _log.warning("manifest.json does not list the revision files on disk; not using it")
         return None
+    from runner.integrity.checksums import file_sha256
+
     for name, digest in hashes.items():
-        if hashlib.sha256(on_disk[name].read_bytes()).hexdigest() != digest:
+        if file_sha256(on_disk[name]) != digest:
             _log.warning("manifest.json does not match %s; not using it", name)
             return None
     if set(by_revision.values()) - set(hashes.values()):

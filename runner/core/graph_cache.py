@@ -173,8 +173,9 @@ def _settled(now: Snapshot, taken_ns: int) -> bool:
 
 
 def _sha256(snap: Snapshot, name: str) -> str:
-    path = Path(name) if name == str(snap.ini) else snap.versions / name
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    from runner.integrity.checksums import file_sha256
+
+    return file_sha256(Path(name) if name == str(snap.ini) else snap.versions / name)
 
 
 def _revision(data: dict[str, Any]) -> CachedRevision:
@@ -204,6 +205,7 @@ def save(before: Snapshot | None, script: ScriptDirectory) -> Graph | None:
         return None
     revisions.check_unique(script)
     heads = tuple(script.get_heads())
+    digests = {name: _sha256(before, name) for name in before.stats}  # each file read once
     found = []
     for revision in revisions.ordered(script):
         sc = script.get_revision(revision)
@@ -216,7 +218,7 @@ def save(before: Snapshot | None, script: ScriptDirectory) -> Graph | None:
                 depends_on=tuple(str(d) for d in to_tuple(sc.dependencies, default=())),
                 doc=sc.doc,
                 file=Path(sc.path).name,
-                sha256=hashlib.sha256(Path(sc.path).read_bytes()).hexdigest(),
+                sha256=digests.get(Path(sc.path).name) or _sha256(before, Path(sc.path).name),
             )
         )
     after = snapshot(before.ini)
@@ -229,8 +231,7 @@ def save(before: Snapshot | None, script: ScriptDirectory) -> Graph | None:
         "versions": str(before.versions),
         "taken_ns": before.taken_ns,
         "files": {
-            name: [mtime_ns, size, _sha256(before, name)]
-            for name, (mtime_ns, size) in before.stats.items()
+            name: [mtime_ns, size, digests[name]] for name, (mtime_ns, size) in before.stats.items()
         },
         "heads": list(heads),
         "revisions": [asdict(r) for r in found],

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import getpass
 import hashlib
-import importlib.metadata
 import json
 import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
-
-from alembic.script import ScriptDirectory
+from typing import TYPE_CHECKING
 
 from runner.core.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:  # annotations only: the fast path and the CLI cache hash files without Alembic
+    from alembic.script import ScriptDirectory
 
 DISTRIBUTION = "aurora-migrations"
 
@@ -39,6 +40,8 @@ def revision_checksum(script: ScriptDirectory, revision: str) -> str | None:
 
 
 def runner_version() -> str:
+    import importlib.metadata  # ~25 ms: not for the fast path, which only hashes files
+
     try:
         return importlib.metadata.version(DISTRIBUTION)
     except importlib.metadata.PackageNotFoundError:
